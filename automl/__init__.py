@@ -1,0 +1,38 @@
+"""automl: plugin-based hyperparameter search on Optuna, with k-fold CV trials and resumable RDB studies.
+
+Notebook use::
+
+    import automl
+    result = automl.search(task="tabular", n_trials=20)
+    result.best_value, result.best_params
+    result.trials_dataframe()
+    study = automl.load_study("tabular-breast_cancer")
+"""
+
+__version__ = "0.1.0"
+
+from automl.exceptions import (  # noqa: E402
+    AutomlError,
+    ConfigError,
+    DataError,
+    PluginError,
+    SearchSpaceError,
+    StudyMismatchError,
+)
+from automl.registry import Registry, discover  # noqa: E402
+from automl.search import SearchResult, load_study, search  # noqa: E402
+
+__all__ = [
+    "AutomlError",
+    "ConfigError",
+    "DataError",
+    "PluginError",
+    "Registry",
+    "SearchResult",
+    "SearchSpaceError",
+    "StudyMismatchError",
+    "__version__",
+    "discover",
+    "load_study",
+    "search",
+]

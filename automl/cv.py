@@ -1,0 +1,163 @@
+"""k-fold cross-validation of one configuration, reported fold by fold so a pruner can stop it early.
+
+Splits are stratified for classification, fixed by the study's seed, and identified by a digest stored on the
+study. Intermediate values reported to the trial are the running estimate of the mean CV score:
+
+* at the end of fold ``f`` (step ``f * STEP_STRIDE + STEP_STRIDE - 1``): the mean of the folds done so far;
+* torch models, after epoch ``e`` of fold ``f`` (step ``f * STEP_STRIDE + e``): the same mean with the current
+  fold's score at that epoch included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from automl.datasets import Dataset
+from automl.exceptions import DataError, PluginError
+from automl.features import featurize, take
+from automl.metrics import Metric
+from automl.protocols import Problem
+
+if TYPE_CHECKING:
+    import torch
+
+    from automl.space import Config
+
+__all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "make_splits", "splits_digest"]
+
+#: Reporting steps reserved for each fold (epochs of a torch model count within them).
+STEP_STRIDE = 1000
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def make_splits(dataset: Dataset, folds: int, seed: int) -> list[Split]:
+    """The study's fixed ``(train, valid)`` index pairs: stratified for classification, shuffled by ``seed``."""
+    if folds < 2:
+        raise DataError(f"cross-validation needs at least 2 folds, got {folds}")
+    if len(dataset) < folds:
+        raise DataError(f"{dataset.name}: {len(dataset)} rows cannot make {folds} folds")
+    if dataset.kind == "classification":
+        counts = np.bincount(dataset.y, minlength=dataset.n_outputs)
+        if counts.min() < folds:
+            rare = dataset.classes[int(counts.argmin())] if dataset.classes else "?"
+            raise DataError(f"{dataset.name}: class {rare!r} has {counts.min()} rows, fewer than the {folds} folds")
+        splitter: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(dataset)), dataset.y))
+
+
+def splits_digest(splits: list[Split]) -> str:
+    """A short digest of which fold each row validates in (stored on the study, checked on resume)."""
+    assignment = np.empty(sum(len(valid) for _, valid in splits), dtype=np.int32)
+    for fold, (_, valid) in enumerate(splits):
+        assignment[valid] = fold
+    return hashlib.sha256(assignment.tobytes()).hexdigest()[:16]
+
+
+class FoldReporter:
+    """Reports the running CV estimate to an Optuna trial and raises ``TrialPruned`` when the pruner says so."""
+
+    def __init__(self, trial: optuna.Trial, metric: Metric) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.scores: list[float] = []
+
+    def _report(self, value: float, step: int) -> None:
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} with running CV {self.metric.name} {value:.4f}")
+
+    def epoch(self, fold: int, epoch: int, score: float) -> None:
+        """Report the estimate including fold ``fold``'s score after ``epoch`` (1-based)."""
+        self._report((sum(self.scores) + score) / (len(self.scores) + 1), fold * STEP_STRIDE + epoch)
+
+    def fold_done(self, fold: int, score: float) -> None:
+        """Record fold ``fold``'s final score and report the mean so far."""
+        self.scores.append(score)
+        self._report(float(np.mean(self.scores)), fold * STEP_STRIDE + STEP_STRIDE - 1)
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Scores and fit times of every fold."""
+
+    fold_scores: list[float]
+    fit_seconds: list[float]
+
+    @property
+    def mean(self) -> float:
+        """Mean fold score: the trial's value."""
+        return float(np.mean(self.fold_scores))
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the fold scores."""
+        return float(np.std(self.fold_scores))
+
+
+def _prediction(outputs: np.ndarray, metric: Metric, kind: str) -> np.ndarray:
+    if kind == "classification" and not metric.needs_proba:
+        return outputs.argmax(axis=1)
+    return outputs
+
+
+def _sklearn_outputs(estimator: Any, X_valid: Any, problem: Problem) -> np.ndarray:
+    if problem.kind == "regression":
+        return np.asarray(estimator.predict(X_valid), dtype=np.float64)
+    classes = np.asarray(estimator.classes_)
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(X_valid)
+    else:  # e.g. LinearSVC: one-hot of the predicted class
+        proba = (np.asarray(estimator.predict(X_valid))[:, None] == classes[None, :]).astype(np.float64)
+    full = np.zeros((proba.shape[0], problem.n_outputs))
+    full[:, classes] = proba
+    return full
+
+
+def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: int, metric: Metric,
+              reporter: FoldReporter, device: torch.device | None) -> float:
+    train, valid = split
+    plugin = config.model.plugin
+    y_train, y_valid = dataset.y[train], dataset.y[valid]
+    fitted, F_train, F_valid = featurize(plugin.featurizer(config.model_params), take(dataset.X, train), y_train,
+                                         take(dataset.X, valid))
+    problem = Problem(dataset.task, dataset.kind, dataset.n_outputs, tuple(F_train.shape[1:]), fitted, seed)
+    if plugin.family == "torch":
+        from automl.training import fit_predict
+
+        assert device is not None, "torch models need a device"
+
+        def on_epoch(epoch: int, outputs: np.ndarray) -> None:
+            reporter.epoch(fold, epoch, metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
+
+        outputs = fit_predict(config, problem, F_train, y_train, F_valid, device=device, on_epoch=on_epoch)
+    else:
+        estimator = plugin.build(config.model_params, problem)
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+            raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(estimator).__name__}, "
+                              "which has no fit()/predict()")
+        estimator.fit(F_train, y_train)
+        outputs = _sklearn_outputs(estimator, F_valid, problem)
+    return float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
+
+
+def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric: Metric, reporter: FoldReporter,
+                   *, seed: int, device: torch.device | None = None) -> CVResult:
+    """Score ``config`` on every split, reporting after each fold (and epoch); may raise ``TrialPruned``."""
+    scores, seconds = [], []
+    for fold, split in enumerate(splits):
+        start = time.perf_counter()
+        score = _fit_fold(config, dataset, split, fold, seed + fold, metric, reporter, device)
+        seconds.append(time.perf_counter() - start)
+        scores.append(score)
+        reporter.fold_done(fold, score)
+    return CVResult(scores, seconds)

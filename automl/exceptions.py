@@ -1,0 +1,40 @@
+"""The one exception hierarchy of automl.
+
+Every error the user can cause or fix (bad input, unknown names, a study that does not match) is an
+:class:`AutomlError`; the CLI prints it as one line on stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutomlError",
+    "ConfigError",
+    "DataError",
+    "PluginError",
+    "SearchSpaceError",
+    "StudyMismatchError",
+]
+
+
+class AutomlError(Exception):
+    """Base class of every error automl raises on purpose."""
+
+
+class ConfigError(AutomlError, ValueError):
+    """An option is unknown or out of range (task, metric, sampler, device, budget, ...)."""
+
+
+class DataError(AutomlError, ValueError):
+    """A dataset cannot be read or does not fit the task (missing column, one class, too few rows, ...)."""
+
+
+class PluginError(AutomlError):
+    """A plugin is unknown, broken, or does not apply to the task."""
+
+
+class SearchSpaceError(PluginError, ValueError):
+    """A plugin's ``search_space`` asked for an invalid distribution or a clashing name."""
+
+
+class StudyMismatchError(AutomlError):
+    """An existing study was created for another task, dataset, metric or search space."""

@@ -1,0 +1,57 @@
+"""The objective of a search: compose one configuration, cross-validate it, record what happened on the trial."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import optuna
+from threadpoolctl import threadpool_limits
+
+from automl.cv import FoldReporter, Split, cross_validate
+from automl.datasets import Dataset
+from automl.metrics import Metric
+from automl.resume import record_worker
+from automl.space import Candidates, compose
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Objective"]
+
+
+@dataclass
+class Objective:
+    """Callable ``trial -> mean CV score``; stores fold scores, their std and fit seconds as trial attributes.
+
+    A failure inside the trial is stored as the trial's ``fail_reason`` attribute and re-raised, so the
+    backend marks only this trial failed.
+    """
+
+    dataset: Dataset
+    splits: list[Split]
+    metric: Metric
+    candidates: Candidates
+    seed: int
+    device: torch.device | None = None
+    threads: int | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        record_worker(trial)
+        reporter = FoldReporter(trial, self.metric)
+        try:
+            config = compose(trial, self.candidates)
+            with threadpool_limits(limits=self.threads):
+                result = cross_validate(config, self.dataset, self.splits, self.metric, reporter,
+                                        seed=self.seed + 1000 * trial.number, device=self.device)
+        except optuna.TrialPruned:
+            trial.set_user_attr("fold_scores", reporter.scores)
+            raise
+        except Exception as exc:
+            trial.set_user_attr("fold_scores", reporter.scores)
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        trial.set_user_attr("fold_scores", result.fold_scores)
+        trial.set_user_attr("cv_std", result.std)
+        trial.set_user_attr("fit_seconds", [round(s, 3) for s in result.fit_seconds])
+        return result.mean

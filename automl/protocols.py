@@ -1,0 +1,214 @@
+"""The plugin protocol: what a model, optimizer or regularizer plugin declares, and when the engine calls it.
+
+A plugin is a class (instantiated with no arguments) or an instance, published under one of the entry-point
+groups :data:`GROUPS`. Subclassing the base classes below is recommended but not required: the registry checks
+the shape of whatever the entry point loads (see :mod:`automl.registry`).
+
+Life of one trial, as the engine drives it::
+
+    model plugin   .search_space(space)            # once per trial: suggest the model's parameters
+    optimizer      .search_space(space)            # torch models only: the chosen optimizer's parameters
+    regularizer    .search_space(space)            # torch models only: each regularizer switched on
+    for each CV fold:
+        model      .featurizer(params)             # an unfitted sklearn transformer, fitted on the training fold
+        model      .build(params, problem)         # an unfitted estimator (sklearn) or nn.Module (torch)
+        torch only:
+            regularizer.configure_module(params, module)
+            optimizer  .build(params, module.parameters(), overrides)   # overrides from the regularizers
+            optimizer  .scheduler(params, optimizer, total_steps)
+            each step: loss += regularizer.loss_penalty(params, module)
+            early stopping: regularizer.early_stopping(params)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "API_VERSION",
+    "FAMILIES",
+    "GROUPS",
+    "KINDS",
+    "TASKS",
+    "EarlyStopping",
+    "ModelPlugin",
+    "OptimizerPlugin",
+    "ParamSpace",
+    "Problem",
+    "RegularizerPlugin",
+    "TrainSettings",
+]
+
+#: Version of this protocol. A plugin declares the version it targets in ``api_version``.
+API_VERSION = 1
+
+#: Entry-point group of each plugin kind.
+GROUPS: Mapping[str, str] = {
+    "model": "automl.models",
+    "optimizer": "automl.optimizers",
+    "regularizer": "automl.regularizers",
+}
+
+TASKS = ("nlp", "vision", "tabular")
+KINDS = ("classification", "regression")
+FAMILIES = ("sklearn", "torch")
+
+Kind = Literal["classification", "regression"]
+Family = Literal["sklearn", "torch"]
+
+
+class ParamSpace(Protocol):
+    """The namespaced view of an Optuna trial that a plugin's ``search_space`` receives.
+
+    It offers Optuna's ``suggest_*`` calls with their usual arguments. Names are local to the plugin: the
+    engine stores ``suggest_int("filters", ...)`` of model ``textcnn`` as ``model.textcnn.filters``.
+    """
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a model needs to know to build itself for one CV fold.
+
+    Attributes:
+        task: ``"nlp"``, ``"vision"`` or ``"tabular"``.
+        kind: ``"classification"`` or ``"regression"``.
+        n_outputs: number of classes, or 1 for regression.
+        input_shape: shape of one featurized sample (after ``featurizer`` ran on the training fold).
+        featurizer: the featurizer fitted on this fold's training rows, or ``None``.
+        seed: seed of this trial and fold.
+    """
+
+    task: str
+    kind: Kind
+    n_outputs: int
+    input_shape: tuple[int, ...]
+    featurizer: Any
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Training-loop settings of a torch model: the model plugin owns them because they depend on it."""
+
+    epochs: int = 10
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Training-loop policy: stop when the inner-validation loss has not improved for ``patience`` epochs.
+
+    ``validation_fraction`` of the training fold is held out (never the CV validation fold) and the best
+    epoch's weights are restored.
+    """
+
+    patience: int
+    validation_fraction: float = 0.1
+
+
+class ModelPlugin:
+    """Base class of model plugins (entry-point group ``automl.models``).
+
+    Class attributes to set: ``name`` (equal to the entry-point name), ``tasks``, ``family``, and ``kinds``
+    (the problem kinds it can fit).
+    """
+
+    name: ClassVar[str]
+    tasks: ClassVar[frozenset[str]]
+    family: ClassVar[Family]
+    kinds: ClassVar[frozenset[str]] = frozenset({"classification"})
+    api_version: ClassVar[int] = API_VERSION
+
+    def search_space(self, space: ParamSpace) -> None:
+        """Suggest this model's parameters. Called once per trial, only when this model is chosen."""
+        raise NotImplementedError
+
+    def featurizer(self, params: Mapping[str, Any]) -> Any:
+        """Return an unfitted sklearn transformer, or ``None`` to feed the data as it is.
+
+        Called once per fold. The engine fits it on the training fold only and transforms both sides. The
+        transformer's ``get_params()`` must determine its output, so featurized folds can be cached.
+        """
+        return None
+
+    def build(self, params: Mapping[str, Any], problem: Problem) -> Any:
+        """Return an unfitted model: an sklearn estimator, or a ``torch.nn.Module`` emitting
+        ``problem.n_outputs`` values per sample. Called once per fold, after the featurizer was fitted."""
+        raise NotImplementedError
+
+    def training(self, params: Mapping[str, Any]) -> TrainSettings:
+        """Torch models: epochs and batch size of the training loop. Called once per fold."""
+        return TrainSettings()
+
+
+class OptimizerPlugin:
+    """Base class of optimizer plugins (``automl.optimizers``); offered with torch models only."""
+
+    name: ClassVar[str]
+    api_version: ClassVar[int] = API_VERSION
+
+    def search_space(self, space: ParamSpace) -> None:
+        """Suggest this optimizer's parameters. Called once per trial, only when this optimizer is chosen."""
+        raise NotImplementedError
+
+    def build(
+        self,
+        params: Mapping[str, Any],
+        parameters: Iterable[torch.nn.Parameter],
+        overrides: Mapping[str, Any],
+    ) -> torch.optim.Optimizer:
+        """Return the torch optimizer over ``parameters``. Called once per fold, once the module exists.
+
+        ``overrides`` holds keyword arguments that regularizers ask for (such as ``weight_decay``).
+        """
+        raise NotImplementedError
+
+    def scheduler(
+        self, params: Mapping[str, Any], optimizer: torch.optim.Optimizer, total_steps: int
+    ) -> torch.optim.lr_scheduler.LRScheduler | None:
+        """Return a learning-rate schedule stepped after every batch, or ``None``. Called right after ``build``."""
+        return None
+
+
+class RegularizerPlugin:
+    """Base class of regularizer plugins (``automl.regularizers``).
+
+    The engine offers a regularizer for models of its ``families`` and searches whether it is on. Override the
+    hooks that make up its effect; the others are no-ops.
+    """
+
+    name: ClassVar[str]
+    families: ClassVar[frozenset[str]] = frozenset({"torch"})
+    api_version: ClassVar[int] = API_VERSION
+
+    def search_space(self, space: ParamSpace) -> None:
+        """Suggest this regularizer's parameters. Called once per trial, only when it is switched on."""
+        raise NotImplementedError
+
+    def optimizer_overrides(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Keyword arguments for the optimizer (e.g. ``weight_decay``). Called before the optimizer is built."""
+        return {}
+
+    def configure_module(self, params: Mapping[str, Any], module: torch.nn.Module) -> None:
+        """Change the freshly built module in place (e.g. dropout rates). Called once per fold."""
+
+    def loss_penalty(self, params: Mapping[str, Any], module: torch.nn.Module) -> torch.Tensor | None:
+        """A term added to every batch's loss, or ``None``. Called at each training step."""
+        return None
+
+    def early_stopping(self, params: Mapping[str, Any]) -> EarlyStopping | None:
+        """A stopping policy for the training loop, or ``None``. Called once per fold."""
+        return None

@@ -1,0 +1,190 @@
+"""Plugin discovery in three separate steps: find (imports nothing), load, validate.
+
+A plugin that fails to import, has the wrong shape, targets another protocol version, or reuses a built-in's
+name is kept as a *broken* record naming its distribution, version and the reason; it never takes the host down.
+The built-in plugins are found exactly like third-party ones: through the entry points of the ``automl``
+distribution.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import inspect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from automl.exceptions import PluginError
+from automl.protocols import API_VERSION, FAMILIES, GROUPS, KINDS, TASKS
+
+__all__ = ["BUILTIN_DISTRIBUTION", "PluginRecord", "Registry", "discover", "find", "load", "validate"]
+
+#: Distribution whose entry points count as built-in.
+BUILTIN_DISTRIBUTION = "automl"
+
+_REQUIRED_METHODS = {
+    "model": ("search_space", "build"),
+    "optimizer": ("search_space", "build"),
+    "regularizer": ("search_space",),
+}
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """One entry point of a plugin group and, once loaded, the plugin or the reason it is broken."""
+
+    kind: str
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+    plugin: Any = None
+    error: str | None = None
+    entry_point: metadata.EntryPoint | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the plugin ships with automl itself."""
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+    @property
+    def ok(self) -> bool:
+        """Whether the plugin loaded and passed validation."""
+        return self.plugin is not None and self.error is None
+
+    @property
+    def origin(self) -> str:
+        """``distribution version`` of the package that registered the entry point."""
+        return f"{self.distribution or '?'} {self.version or '?'}"
+
+    def broken(self, reason: str) -> PluginRecord:
+        """This record marked broken with ``reason``."""
+        return replace(self, plugin=None, error=reason)
+
+
+def find(entry_points: Iterable[metadata.EntryPoint] | None = None) -> list[PluginRecord]:
+    """Step 1: list every plugin entry point without importing anything."""
+    if entry_points is None:
+        entry_points = [ep for group in GROUPS.values() for ep in metadata.entry_points(group=group)]
+    kind_of_group = {group: kind for kind, group in GROUPS.items()}
+    records = []
+    for ep in entry_points:
+        if ep.group not in kind_of_group:
+            continue
+        dist = ep.dist
+        records.append(
+            PluginRecord(
+                kind=kind_of_group[ep.group],
+                name=ep.name,
+                value=ep.value,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                entry_point=ep,
+            )
+        )
+    return records
+
+
+def load(record: PluginRecord) -> PluginRecord:
+    """Step 2: import the entry point and instantiate it if it is a class; failures become broken records."""
+    assert record.entry_point is not None, "load() takes records made by find()"
+    try:
+        obj = record.entry_point.load()
+        plugin = obj() if inspect.isclass(obj) else obj
+    except (Exception, SystemExit) as exc:  # a plugin must never take the host down
+        return record.broken(f"import failed: {type(exc).__name__}: {exc}")
+    return replace(record, plugin=plugin)
+
+
+def _shape_error(record: PluginRecord) -> str | None:
+    plugin = record.plugin
+    version = getattr(plugin, "api_version", None)
+    if version != API_VERSION:
+        return f"targets plugin API version {version!r}, this automl speaks version {API_VERSION}"
+    name = getattr(plugin, "name", None)
+    if name != record.name:
+        return f"plugin.name is {name!r} but its entry point is named {record.name!r}"
+    for method in _REQUIRED_METHODS[record.kind]:
+        if not callable(getattr(plugin, method, None)):
+            return f"has no callable {method}()"
+    if record.kind == "model":
+        tasks = getattr(plugin, "tasks", None)
+        if not isinstance(tasks, (set, frozenset, tuple, list)) or not tasks or not set(tasks) <= set(TASKS):
+            return f"tasks must be a non-empty subset of {TASKS}, got {tasks!r}"
+        if getattr(plugin, "family", None) not in FAMILIES:
+            return f"family must be one of {FAMILIES}, got {getattr(plugin, 'family', None)!r}"
+        kinds = getattr(plugin, "kinds", None)
+        if not isinstance(kinds, (set, frozenset, tuple, list)) or not kinds or not set(kinds) <= set(KINDS):
+            return f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}"
+    if record.kind == "regularizer":
+        families = getattr(plugin, "families", None)
+        if not isinstance(families, (set, frozenset, tuple, list)) or not set(families) <= set(FAMILIES):
+            return f"families must be a subset of {FAMILIES}, got {families!r}"
+    return None
+
+
+def validate(records: Sequence[PluginRecord]) -> list[PluginRecord]:
+    """Step 3: check each loaded plugin's shape and names; built-in names cannot be shadowed."""
+    builtin_names = {(r.kind, r.name) for r in records if r.builtin}
+    seen: dict[tuple[str, str], PluginRecord] = {}
+    out = []
+    for record in sorted(records, key=lambda r: (not r.builtin, r.kind, r.name)):
+        if record.ok:
+            reason = _shape_error(record)
+            key = (record.kind, record.name)
+            if reason is None and not record.builtin and key in builtin_names:
+                reason = f"reuses the name of the built-in {record.kind} {record.name!r}"
+            elif reason is None and key in seen:
+                reason = f"name {record.name!r} is already registered by {seen[key].origin}"
+            if reason is not None:
+                record = record.broken(reason)
+            else:
+                seen[key] = record
+        out.append(record)
+    return out
+
+
+class Registry:
+    """The validated plugins, by kind and name."""
+
+    def __init__(self, records: Sequence[PluginRecord]) -> None:
+        self.records: tuple[PluginRecord, ...] = tuple(records)
+
+    def _ok(self, kind: str) -> list[PluginRecord]:
+        return [r for r in self.records if r.kind == kind and r.ok]
+
+    @property
+    def broken(self) -> list[PluginRecord]:
+        """Records that failed to load or validate."""
+        return [r for r in self.records if not r.ok]
+
+    def get(self, kind: str, name: str) -> PluginRecord:
+        """The working plugin ``name`` of ``kind``; a :class:`PluginError` lists the known names otherwise."""
+        for record in self.records:
+            if record.kind == kind and record.name == name:
+                if not record.ok:
+                    raise PluginError(f"{kind} plugin {name!r} ({record.origin}) is broken: {record.error}")
+                return record
+        known = ", ".join(sorted(r.name for r in self._ok(kind))) or "none"
+        raise PluginError(f"unknown {kind} plugin {name!r}; installed: {known}")
+
+    def models(self, task: str | None = None, kind: str | None = None) -> list[PluginRecord]:
+        """Working model plugins serving ``task`` and problem ``kind`` (all when ``None``)."""
+        return [
+            r
+            for r in self._ok("model")
+            if (task is None or task in r.plugin.tasks) and (kind is None or kind in r.plugin.kinds)
+        ]
+
+    def optimizers(self) -> list[PluginRecord]:
+        """Working optimizer plugins."""
+        return self._ok("optimizer")
+
+    def regularizers(self, family: str | None = None) -> list[PluginRecord]:
+        """Working regularizer plugins applying to ``family`` (all when ``None``)."""
+        return [r for r in self._ok("regularizer") if family is None or family in r.plugin.families]
+
+
+def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Registry:
+    """Find, load and validate every installed plugin (or those of ``entry_points``)."""
+    return Registry(validate([load(record) for record in find(entry_points)]))

@@ -1,0 +1,69 @@
+"""Reading studies back: one summary row per study, and a study's leaderboard."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from automl.storage import open_storage
+from automl.study import spec_of
+
+__all__ = ["StudyRow", "failures", "leaderboard", "list_studies", "summarize"]
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One study of a storage, as ``automl studies`` lists it."""
+
+    name: str
+    task: str
+    dataset: str
+    metric: str
+    direction: str
+    states: dict[str, int]
+    best_value: float | None
+    updated: datetime.datetime | None
+
+
+def summarize(study: optuna.Study) -> StudyRow:
+    """The :class:`StudyRow` of ``study``."""
+    trials = study.get_trials(deepcopy=False)
+    spec = spec_of(study)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = study.best_value if complete else None
+    stamps = [t.datetime_complete or t.datetime_start for t in trials]
+    return StudyRow(
+        name=study.study_name,
+        task=spec.get("task", "?"),
+        dataset=spec.get("dataset", "?"),
+        metric=spec.get("metric", "?"),
+        direction=study.direction.name.lower(),
+        states=dict(Counter(t.state.name.lower() for t in trials)),
+        best_value=best,
+        updated=max((s for s in stamps if s is not None), default=None),
+    )
+
+
+def list_studies(storage: str | None = None) -> list[StudyRow]:
+    """Summaries of every study in ``storage`` (default storage when ``None``), by name."""
+    rdb = open_storage(storage, heartbeat=False)
+    names = sorted(optuna.get_all_study_names(rdb))
+    return [summarize(optuna.load_study(study_name=name, storage=rdb)) for name in names]
+
+
+def leaderboard(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
+    """The ``k`` best complete trials, best first."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]
+
+
+def failures(study: optuna.Study) -> list[tuple[int, Any]]:
+    """``(trial number, reason)`` of each failed trial."""
+    return [(t.number, t.user_attrs.get("fail_reason", "unknown"))
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]

@@ -1,0 +1,83 @@
+"""Resuming a study: the trials that count towards its budget, and the trials a dead worker left RUNNING.
+
+Optuna's heartbeats (see :mod:`automl.storage`) fail a silent trial after the grace period, on any machine.
+On the machine a worker ran on, its death is known at once: each trial records its worker's host, process id and
+process start time, and a RUNNING trial whose process is gone is failed and its configuration queued again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from automl.storage import MAX_RETRY
+
+__all__ = ["COUNTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker"]
+
+#: Trial states that count towards a study's ``n_trials`` budget.
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+WORKER_ATTR = "automl.worker"
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Finished trials counted towards the budget (complete or pruned)."""
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken for it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _this_worker() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_time(os.getpid())}
+
+
+def _alive(worker: dict[str, Any]) -> bool:
+    if worker.get("started") is not None:
+        return _start_time(int(worker["pid"])) == worker["started"]
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def record_worker(trial: optuna.Trial) -> None:
+    """Note on ``trial`` which process runs it."""
+    trial.set_user_attr(WORKER_ATTR, _this_worker())
+
+
+def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
+    """Fail the RUNNING trials whose worker process on this host is gone, and queue their configurations again.
+
+    ``storage`` is the study's storage. Returns the numbers of the trials failed.
+    """
+    host = socket.gethostname()
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if not worker or worker.get("host") != host or _alive(worker):
+            continue
+        reason = f"worker process {worker['pid']} on {host} died while running this trial"
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except UpdateFinishedTrialError:  # another process recovered it first
+            continue
+        retry(study, storage.get_trial(trial._trial_id))
+        failed.append(trial.number)
+    return failed

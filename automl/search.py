@@ -1,0 +1,184 @@
+"""The Python API: :func:`search` runs (or resumes) a study, :func:`load_study` opens one. The CLI calls these."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from automl import __version__
+from automl.backends import get_backend
+from automl.cv import make_splits, splits_digest
+from automl.datasets import load_dataset
+from automl.devices import resolve_device, validate_device
+from automl.exceptions import ConfigError
+from automl.metrics import get_metric
+from automl.objective import Objective
+from automl.progress import SearchProgress
+from automl.protocols import TASKS
+from automl.registry import Registry, discover
+from automl.resume import counted_trials, recover_dead_workers
+from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
+from automl.space import Selection, candidates, space_signature
+from automl.storage import open_storage, resolve_url
+from automl.study import StudySpec, open_study, validate_study_name
+
+__all__ = ["DEFAULT_N_TRIALS", "SearchResult", "load_study", "search"]
+
+#: Trials a search runs when ``n_trials`` is not given, by task (sized to finish in minutes on 2 CPU cores).
+DEFAULT_N_TRIALS = {"nlp": 20, "vision": 20, "tabular": 30}
+
+
+@dataclass
+class SearchResult:
+    """What a search leaves: the Optuna study (persisted in its storage) and what it was created for."""
+
+    study: optuna.Study
+    spec: StudySpec
+    storage: str
+    recovered: list[int]
+
+    @property
+    def best_trial(self) -> optuna.trial.FrozenTrial:
+        """The best complete trial."""
+        return self.study.best_trial
+
+    @property
+    def best_value(self) -> float:
+        """Mean CV score of the best trial."""
+        return self.study.best_value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """Parameters of the best trial, by their namespaced names (``model.tfidf_linear.C``, ...)."""
+        return self.study.best_params
+
+    def trials_dataframe(self, **kwargs: Any) -> pd.DataFrame:
+        """All trials as a DataFrame (see :meth:`optuna.Study.trials_dataframe`)."""
+        return self.study.trials_dataframe(**kwargs)
+
+
+def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, sampler: str, pruner: str,
+                   device: str, threads: int | None) -> None:
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if folds < 2:
+        raise ConfigError(f"folds must be at least 2, got {folds}")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ConfigError(f"unknown pruner {pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be at least 1, got {threads}")
+    validate_device(device)
+
+
+@contextlib.contextmanager
+def _quiet_optuna(enabled: bool):  # type: ignore[no-untyped-def]
+    before = optuna.logging.get_verbosity()
+    if enabled:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def search(
+    task: str = "nlp",
+    data: str | Path | None = None,
+    *,
+    target: str | None = None,
+    text_column: str | None = None,
+    metric: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    study: str | None = None,
+    storage: str | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    models: Sequence[str] | None = None,
+    optimizers: Sequence[str] | None = None,
+    regularizers: Sequence[str] | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    backend: str = "optuna",
+    progress: bool = False,
+    registry: Registry | None = None,
+) -> SearchResult:
+    """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
+
+    Args:
+        task: ``"nlp"``, ``"vision"`` or ``"tabular"``.
+        data: a built-in dataset name or a path (CSV/Parquet/JSONL; for vision an image folder or .npz);
+            ``None`` uses the task's built-in default.
+        target, text_column: columns of a table file (the target; the text for ``nlp``).
+        metric: fold score (default: accuracy for classification, rmse for regression).
+        n_trials: the study ends with this many complete or pruned trials *in total*: a re-run resumes and
+            does nothing once the budget is met. Default: :data:`DEFAULT_N_TRIALS` of the task.
+        timeout: wall-clock cap of this run in seconds.
+        folds, seed: k of the k-fold CV; the seed fixes the splits and seeds sampler and training.
+        study: study name (default ``"<task>-<dataset>"``). storage: SQLAlchemy URL (default
+            ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``).
+        sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median``, ``percentile`` or ``none``.
+        models, optimizers, regularizers: restrict the plugins the search may choose.
+        device: ``auto`` (GPU if present), ``cpu``, ``cuda`` or ``cuda:N``. threads: CPU threads per worker.
+        backend: what runs the trials (``optuna``: in this process).
+        progress: show a rich progress bar on stderr.
+        registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`).
+    """
+    n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
+    _check_options(task, n_trials, timeout, folds, sampler, pruner, device, threads)
+    if study is not None:
+        validate_study_name(study)
+    runner = get_backend(backend)
+    registry = registry or discover()
+    dataset = load_dataset(task, data, target=target, text_column=text_column)
+    score = get_metric(metric, dataset.kind)
+    cands = candidates(registry, task, dataset.kind,
+                       Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers))))
+    splits = make_splits(dataset, folds, seed)
+    spec = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
+                     kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
+                     splits=splits_digest(splits), space=space_signature(cands), automl_version=__version__)
+    uses_torch = any(r.plugin.family == "torch" for r in cands.models)
+    torch_device = resolve_device(device) if uses_torch else None
+    if threads is not None and uses_torch:
+        import torch
+
+        torch.set_num_threads(threads)
+
+    url = resolve_url(storage)
+    rdb = open_storage(url)
+    name = study or f"{task}-{dataset.name}"
+    opened = open_study(rdb, name, spec, make_sampler(sampler, seed), make_pruner(pruner))
+    # re-seed from the study's history, so a resumed run does not replay the first run's random proposals
+    opened.sampler = make_sampler(sampler, seed + len(opened.trials))
+    recovered = recover_dead_workers(opened, rdb)
+    objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
+    with _quiet_optuna(progress), (SearchProgress(opened, n_trials) if progress else contextlib.nullcontext()) as bar:
+        runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout, callbacks=[bar] if bar else [])
+    return SearchResult(opened, spec, url, recovered)
+
+
+def load_study(name: str, storage: str | None = None) -> optuna.Study:
+    """Open the existing study ``name`` (read it, or add trials with Optuna's own API)."""
+    validate_study_name(name)
+    rdb = open_storage(storage, heartbeat=False)
+    try:
+        return optuna.load_study(study_name=name, storage=rdb)
+    except KeyError as exc:
+        known = ", ".join(optuna.get_all_study_names(rdb)) or "none"
+        raise ConfigError(f"no study {name!r} in {resolve_url(storage)} (studies: {known})") from exc
+

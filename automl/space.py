@@ -1,0 +1,177 @@
+"""The composed, define-by-run search space of one trial.
+
+The engine first chooses a model among the plugins that serve the task; for torch models it then chooses an
+optimizer and, for each applicable regularizer, whether it is on. Each chosen plugin suggests its own parameters
+through a :class:`ScopedSpace`, which prefixes every name (``model.textcnn.filters``, ``optimizer.adamw.lr``,
+``regularizer.dropout.rate``) so names never collide and conditional parameters appear only when their plugin
+is chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from automl.exceptions import PluginError, SearchSpaceError
+from automl.registry import PluginRecord, Registry
+
+__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "space_signature"]
+
+
+class ScopedSpace:
+    """A view of an Optuna trial that namespaces and validates one plugin's ``suggest_*`` calls.
+
+    The values suggested so far are in :attr:`params`, keyed by their local names.
+    """
+
+    def __init__(self, trial: optuna.Trial, prefix: str, owner: str) -> None:
+        self._trial = trial
+        self._prefix = prefix
+        self.owner = owner
+        self.params: dict[str, Any] = {}
+
+    def _name(self, name: str) -> str:
+        if not isinstance(name, str) or not name or "." in name:
+            raise SearchSpaceError(f"{self.owner}: parameter name must be a non-empty string without '.', got {name!r}")
+        return f"{self._prefix}.{name}"
+
+    def _check_range(self, name: str, low: float, high: float, step: float | None, log: bool) -> None:
+        where = f"{self.owner}: parameter {name!r}"
+        for value in (low, high):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise SearchSpaceError(f"{where}: bounds must be finite numbers, got low={low!r} high={high!r}")
+        if low > high:
+            raise SearchSpaceError(f"{where}: low={low!r} is greater than high={high!r}")
+        if log and low <= 0:
+            raise SearchSpaceError(f"{where}: a log range needs low > 0, got low={low!r}")
+        if log and step not in (None, 1):
+            raise SearchSpaceError(f"{where}: step and log cannot be combined")
+        if step is not None and step <= 0:
+            raise SearchSpaceError(f"{where}: step must be positive, got {step!r}")
+
+    def _suggest(self, name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        full = self._name(name)
+        try:
+            value = call(full, *args, **kwargs)
+        except ValueError as exc:  # e.g. the same name suggested with two different distributions
+            raise SearchSpaceError(f"{self.owner}: parameter {name!r}: {exc}") from exc
+        self.params[name] = value
+        return value
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        """Like :meth:`optuna.trial.Trial.suggest_float`, under this plugin's prefix."""
+        self._check_range(name, low, high, step, log)
+        return self._suggest(name, self._trial.suggest_float, low, high, step=step, log=log)
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        """Like :meth:`optuna.trial.Trial.suggest_int`, under this plugin's prefix."""
+        self._check_range(name, low, high, step, log)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, step)):
+            raise SearchSpaceError(f"{self.owner}: parameter {name!r}: suggest_int takes integers")
+        return self._suggest(name, self._trial.suggest_int, low, high, step=step, log=log)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """Like :meth:`optuna.trial.Trial.suggest_categorical`, under this plugin's prefix."""
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or len(choices) == 0:
+            raise SearchSpaceError(f"{self.owner}: parameter {name!r}: choices must be a non-empty sequence")
+        return self._suggest(name, self._trial.suggest_categorical, list(choices))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which plugins a search may choose from (``None`` = every working plugin that applies)."""
+
+    models: tuple[str, ...] | None = None
+    optimizers: tuple[str, ...] | None = None
+    regularizers: tuple[str, ...] | None = None
+
+
+@dataclass
+class Config:
+    """The plugins chosen for one trial and the parameters each suggested (local names)."""
+
+    model: PluginRecord
+    model_params: dict[str, Any]
+    optimizer: PluginRecord | None = None
+    optimizer_params: dict[str, Any] = field(default_factory=dict)
+    regularizers: list[tuple[PluginRecord, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The plugins a study's space is composed of."""
+
+    models: tuple[PluginRecord, ...]
+    optimizers: tuple[PluginRecord, ...]
+    regularizers: tuple[PluginRecord, ...]
+
+
+def _restrict(kind: str, available: list[PluginRecord], names: tuple[str, ...] | None, registry: Registry,
+              why: str) -> tuple[PluginRecord, ...]:
+    if names is None:
+        return tuple(available)
+    by_name = {r.name: r for r in available}
+    chosen = []
+    for name in names:
+        if name not in by_name:
+            registry.get(kind, name)  # raises for unknown or broken plugins, listing the installed ones
+            raise PluginError(f"{kind} plugin {name!r} does not apply {why}; applicable: {', '.join(sorted(by_name))}")
+        chosen.append(by_name[name])
+    return tuple(chosen)
+
+
+def candidates(registry: Registry, task: str, kind: str, selection: Selection) -> Candidates:
+    """The plugins that may be chosen for ``task``/``kind`` under ``selection``; raises when none applies."""
+    models = _restrict("model", registry.models(task, kind), selection.models, registry, f"to {task} {kind}")
+    if not models:
+        raise PluginError(f"no working model plugin serves task {task!r} ({kind})")
+    torch_used = any(r.plugin.family == "torch" for r in models)
+    optimizers = _restrict("optimizer", registry.optimizers(), selection.optimizers, registry, "")
+    if torch_used and not optimizers:
+        raise PluginError("torch models need an optimizer plugin, and none is available")
+    regularizers = _restrict("regularizer", registry.regularizers(), selection.regularizers, registry, "")
+    families = {r.plugin.family for r in models}
+    regularizers = tuple(r for r in regularizers if families & set(r.plugin.families))
+    return Candidates(models, optimizers if torch_used else (), regularizers)
+
+
+def space_signature(cands: Candidates) -> dict[str, dict[str, str]]:
+    """Names and versions of the plugins a study's space is composed of (stored on the study)."""
+    return {
+        "models": {r.name: r.origin for r in cands.models},
+        "optimizers": {r.name: r.origin for r in cands.optimizers},
+        "regularizers": {r.name: r.origin for r in cands.regularizers},
+    }
+
+
+def _plugin_space(trial: optuna.Trial, prefix: str, record: PluginRecord) -> dict[str, Any]:
+    space = ScopedSpace(trial, f"{prefix}.{record.name}", f"{record.kind} plugin {record.name!r} ({record.origin})")
+    try:
+        record.plugin.search_space(space)
+    except SearchSpaceError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{space.owner}: search_space() raised {type(exc).__name__}: {exc}") from exc
+    return space.params
+
+
+def compose(trial: optuna.Trial, cands: Candidates) -> Config:
+    """Suggest one trial's configuration: model, then (torch) optimizer and regularizers, then their params."""
+    models = {r.name: r for r in cands.models}
+    model = models[trial.suggest_categorical("model", list(models))]
+    config = Config(model=model, model_params=_plugin_space(trial, "model", model))
+    family = model.plugin.family
+    if family == "torch":
+        optimizers = {r.name: r for r in cands.optimizers}
+        config.optimizer = optimizers[trial.suggest_categorical("optimizer", list(optimizers))]
+        config.optimizer_params = _plugin_space(trial, "optimizer", config.optimizer)
+    for record in cands.regularizers:
+        if family in record.plugin.families and trial.suggest_categorical(f"regularizer.{record.name}", [False, True]):
+            config.regularizers.append((record, _plugin_space(trial, "regularizer", record)))
+    return config

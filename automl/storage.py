@@ -1,0 +1,85 @@
+"""Where studies live: Optuna's RDB storage on any SQLAlchemy URL, SQLite under ``studies/`` by default."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from automl.exceptions import ConfigError
+
+__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "open_storage",
+           "resolve_url"]
+
+#: Storage used when neither an explicit URL nor ``$AUTOML_STORAGE`` is given (relative to the working directory).
+DEFAULT_STORAGE = "sqlite:///studies/automl.db"
+ENV_VAR = "AUTOML_STORAGE"
+#: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
+HEARTBEAT_INTERVAL = 10
+GRACE_PERIOD = 30
+#: How many times the configuration of a trial whose worker died is tried again.
+MAX_RETRY = 3
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The storage URL: ``url``, else ``$AUTOML_STORAGE``, else :data:`DEFAULT_STORAGE`."""
+    return url or os.environ.get(ENV_VAR) or DEFAULT_STORAGE
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"storage URL {url!r} is not a SQLAlchemy URL: {exc}") from exc
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+@contextlib.contextmanager
+def _creation_lock(db: Path | None) -> Iterator[None]:
+    """Serialize the first creation of a SQLite file: two processes creating its tables at once crash."""
+    if db is None or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+    """Open (creating tables on first use) the RDB storage at ``url``, with trial heartbeats and retries.
+
+    A SQLite file's folder is created on demand. Failures are a :class:`ConfigError` naming the URL.
+    """
+    url = resolve_url(url)
+    db = _sqlite_path(url)
+    engine_kwargs = {}
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"storage {url!r}: cannot create folder {db.parent}: {exc.strerror}") from exc
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    kwargs = {}
+    if heartbeat:
+        kwargs = {
+            "heartbeat_interval": HEARTBEAT_INTERVAL,
+            "grace_period": GRACE_PERIOD,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        }
+    try:
+        with _creation_lock(db):
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
+        raise ConfigError(f"cannot open storage {url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc

@@ -1,0 +1,84 @@
+"""A study's identity: what it was created for, and the refusal to mix another task, dataset or metric into it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import optuna
+
+from automl.exceptions import ConfigError, StudyMismatchError
+
+__all__ = ["ATTR", "StudySpec", "check_compatible", "open_study", "spec_of", "validate_study_name"]
+
+#: Study user attribute holding the :class:`StudySpec`.
+ATTR = "automl"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Everything that defines what a study's trial values mean."""
+
+    task: str
+    dataset: str
+    source: str
+    fingerprint: str
+    kind: str
+    metric: str
+    direction: str
+    folds: int
+    seed: int
+    splits: str
+    space: dict[str, dict[str, str]] = field(default_factory=dict)
+    automl_version: str = ""
+
+
+_CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits")
+
+
+def validate_study_name(name: str) -> str:
+    """Study names are 1-128 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"invalid study name {name!r}: use 1-128 letters, digits, '.', '_' or '-' "
+                          "(starting with a letter or digit)")
+    return name
+
+
+def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None:
+    """Raise :class:`StudyMismatchError` when ``spec`` differs from the ``stored`` one in anything that matters."""
+    wanted = asdict(spec)
+    diffs = [f"{key} {stored.get(key)!r} (this run: {wanted[key]!r})" for key in _CHECKED if stored.get(key) != wanted[key]]
+    if stored.get("fingerprint") != spec.fingerprint:
+        diffs.insert(0, f"dataset {stored.get('dataset')!r} from {stored.get('source')!r}")
+    for group in ("models", "optimizers", "regularizers"):
+        before, now = set(stored.get("space", {}).get(group, {})), set(spec.space.get(group, {}))
+        if before != now:
+            diffs.append(f"{group} {sorted(before)} (this run: {sorted(now)})")
+    if diffs:
+        raise StudyMismatchError(
+            f"study {name!r} was created with " + "; ".join(diffs) +
+            ". Use another --study name, or the settings the study was created with."
+        )
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
+               sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner) -> optuna.Study:
+    """Create the study ``name`` for ``spec``, or load it after checking it was created for the same ``spec``."""
+    validate_study_name(name)
+    study = optuna.create_study(storage=storage, study_name=name, direction=spec.direction, sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    stored = study.user_attrs.get(ATTR)
+    if stored is None:
+        if study.trials:
+            raise StudyMismatchError(f"study {name!r} exists but was not created by automl; use another --study name")
+        study.set_user_attr(ATTR, asdict(spec))
+    else:
+        check_compatible(name, stored, spec)
+    return study
+
+
+def spec_of(study: optuna.Study) -> dict[str, Any]:
+    """What ``study`` was created for, as stored (empty for a study automl did not create)."""
+    return dict(study.user_attrs.get(ATTR, {}))

@@ -1,0 +1,149 @@
+"""The training loop of torch-family models: one fold, one module, the chosen optimizer and regularizers.
+
+Data is moved to the device once; batches are drawn on the device with a seeded generator; on CUDA the forward
+pass runs under bf16 autocast. After every epoch the caller receives predictions on the fold's validation rows,
+so it can report them to the trial (and prune).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from automl.exceptions import PluginError
+from automl.protocols import EarlyStopping, Problem
+
+if TYPE_CHECKING:
+    import torch
+
+    from automl.space import Config
+
+__all__ = ["EpochCallback", "fit_predict"]
+
+#: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``optuna.TrialPruned``.
+EpochCallback = Callable[[int, np.ndarray], None]
+
+_PREDICT_BATCH = 2048
+
+
+def _tensor(X: Any) -> torch.Tensor:
+    import torch
+
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy(dtype=np.float32)
+    elif sp.issparse(X):
+        X = X.toarray()
+    X = np.asarray(X)
+    return torch.as_tensor(X, dtype=torch.long if np.issubdtype(X.dtype, np.integer) else torch.float32)
+
+
+def _early_stopping(config: Config) -> EarlyStopping | None:
+    policies = [p for record, params in config.regularizers if (p := record.plugin.early_stopping(params))]
+    return min(policies, key=lambda p: p.patience) if policies else None
+
+
+def _outputs(module: torch.nn.Module, X: torch.Tensor, device: torch.device) -> torch.Tensor:
+    import torch
+
+    module.eval()
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        return torch.cat([module(X[i : i + _PREDICT_BATCH]).float() for i in range(0, len(X), _PREDICT_BATCH)])
+
+
+def fit_predict(
+    config: Config,
+    problem: Problem,
+    X_train: Any,
+    y_train: np.ndarray,
+    X_valid: Any,
+    *,
+    device: torch.device,
+    on_epoch: EpochCallback | None = None,
+) -> np.ndarray:
+    """Train ``config``'s module on one fold and return its outputs on ``X_valid``.
+
+    Outputs are class probabilities ``(n, n_classes)`` for classification and values ``(n,)`` for regression.
+    """
+    import torch
+
+    params = config.model_params
+    torch.manual_seed(problem.seed)
+    generator = torch.Generator(device=device).manual_seed(problem.seed)
+    module = config.model.plugin.build(params, problem)
+    if not isinstance(module, torch.nn.Module):
+        raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(module).__name__}, not nn.Module")
+    for record, reg_params in config.regularizers:
+        record.plugin.configure_module(reg_params, module)
+    module.to(device)
+    settings = config.model.plugin.training(params)
+
+    X = _tensor(X_train).to(device)
+    Xv = _tensor(X_valid).to(device)
+    classification = problem.kind == "classification"
+    if classification:
+        y = torch.as_tensor(y_train, dtype=torch.long, device=device)
+        loss_fn: torch.nn.Module = torch.nn.CrossEntropyLoss()
+        y_mean, y_std = 0.0, 1.0
+    else:  # regression: learn the standardized target, answer in the original units
+        y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
+        y = torch.as_tensor((y_train - y_mean) / y_std, dtype=torch.float32, device=device).reshape(-1, 1)
+        loss_fn = torch.nn.MSELoss()
+
+    stopping = _early_stopping(config)
+    if stopping is not None:  # hold out part of the training fold, never the CV validation rows
+        order = torch.randperm(len(X), generator=generator, device=device)
+        n_inner = max(1, int(len(X) * stopping.validation_fraction))
+        X_inner, y_inner, X, y = X[order[:n_inner]], y[order[:n_inner]], X[order[n_inner:]], y[order[n_inner:]]
+
+    overrides: dict[str, Any] = {}
+    for record, reg_params in config.regularizers:
+        overrides.update(record.plugin.optimizer_overrides(reg_params))
+    assert config.optimizer is not None, "torch models are always composed with an optimizer"
+    optimizer = config.optimizer.plugin.build(config.optimizer_params, module.parameters(), overrides)
+    steps_per_epoch = -(-len(X) // settings.batch_size)
+    scheduler = config.optimizer.plugin.scheduler(config.optimizer_params, optimizer, settings.epochs * steps_per_epoch)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    best_loss, best_state, stale = float("inf"), None, 0
+    for epoch in range(1, settings.epochs + 1):
+        module.train()
+        order = torch.randperm(len(X), generator=generator, device=device)
+        for start in range(0, len(X), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            with autocast:
+                loss = loss_fn(module(X[batch]).float(), y[batch])
+            for record, reg_params in config.regularizers:
+                penalty = record.plugin.loss_penalty(reg_params, module)
+                if penalty is not None:
+                    loss = loss + penalty
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        if stopping is not None:
+            inner_loss = float(loss_fn(_outputs(module, X_inner, device), y_inner))
+            if inner_loss < best_loss:
+                best_loss, best_state, stale = inner_loss, copy.deepcopy(module.state_dict()), 0
+            else:
+                stale += 1
+        if on_epoch is not None:
+            on_epoch(epoch, _to_numpy(_outputs(module, Xv, device), classification, y_mean, y_std))
+        if stopping is not None and stale >= stopping.patience:
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    return _to_numpy(_outputs(module, Xv, device), classification, y_mean, y_std)
+
+
+def _to_numpy(outputs: torch.Tensor, classification: bool, y_mean: float, y_std: float) -> np.ndarray:
+    if classification:
+        return outputs.softmax(dim=1).cpu().numpy()
+    return outputs.reshape(-1).cpu().numpy() * y_std + y_mean

