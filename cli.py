@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Optional
 
+import optuna
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -82,6 +83,8 @@ def search(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""
+    if quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     with _errors():
         result = automl.search(
             task, data, target=target, text_column=text_column, metric=metric, n_trials=n_trials,

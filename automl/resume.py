@@ -16,7 +16,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from automl.storage import MAX_RETRY
+from automl.storage import MAX_RETRY, no_experimental_warnings
 
 __all__ = ["COUNTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker"]
 
@@ -66,7 +66,8 @@ def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStora
     ``storage`` is the study's storage. Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    with no_experimental_warnings():
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)

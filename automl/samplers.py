@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 
 from automl.exceptions import ConfigError
+from automl.storage import no_experimental_warnings
 
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
 
@@ -15,7 +16,8 @@ PRUNERS = ("median", "percentile", "none")
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     """A seeded sampler. TPE groups the conditional parameters of each chosen plugin (``group=True``)."""
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, group=True)
+        with no_experimental_warnings():
+            return optuna.samplers.TPESampler(seed=seed, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":

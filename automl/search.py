@@ -160,15 +160,16 @@ def search(
         torch.set_num_threads(threads)
 
     url = resolve_url(storage)
-    rdb = open_storage(url)
     name = study or f"{task}-{dataset.name}"
-    opened = open_study(rdb, name, spec, make_sampler(sampler, seed), make_pruner(pruner))
-    # re-seed from the study's history, so a resumed run does not replay the first run's random proposals
-    opened.sampler = make_sampler(sampler, seed + len(opened.trials))
-    recovered = recover_dead_workers(opened, rdb)
     objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
-    with _quiet_optuna(progress), (SearchProgress(opened, n_trials) if progress else contextlib.nullcontext()) as bar:
-        runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout, callbacks=[bar] if bar else [])
+    with _quiet_optuna(progress):
+        rdb = open_storage(url)
+        opened = open_study(rdb, name, spec, make_sampler(sampler, seed), make_pruner(pruner))
+        # re-seed from the study's history, so a resumed run does not replay the first run's random proposals
+        opened.sampler = make_sampler(sampler, seed + len(opened.trials))
+        recovered = recover_dead_workers(opened, rdb)
+        with SearchProgress(opened, n_trials) if progress else contextlib.nullcontext() as bar:
+            runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout, callbacks=[bar] if bar else [])
     return SearchResult(opened, spec, url, recovered)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from automl.exceptions import ConfigError
 
-__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "open_storage",
-           "resolve_url"]
+__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "no_experimental_warnings",
+           "open_storage", "resolve_url"]
 
 #: Storage used when neither an explicit URL nor ``$AUTOML_STORAGE`` is given (relative to the working directory).
 DEFAULT_STORAGE = "sqlite:///studies/automl.db"
@@ -24,6 +25,15 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
 #: How many times the configuration of a trial whose worker died is tried again.
 MAX_RETRY = 3
+
+
+@contextlib.contextmanager
+def no_experimental_warnings() -> Iterator[None]:
+    """Silence Optuna's ExperimentalWarning for the stable-in-practice features automl relies on
+    (heartbeats, stale-trial retries, grouped TPE)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -73,13 +83,15 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.st
         engine_kwargs = {"connect_args": {"timeout": 60}}
     kwargs = {}
     if heartbeat:
+        with no_experimental_warnings():
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
         kwargs = {
             "heartbeat_interval": HEARTBEAT_INTERVAL,
             "grace_period": GRACE_PERIOD,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_stale_trial_callback": retry,
         }
     try:
-        with _creation_lock(db):
+        with _creation_lock(db), no_experimental_warnings():
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open storage {url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc

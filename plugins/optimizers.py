@@ -24,13 +24,13 @@ class _Scheduled(OptimizerPlugin):
 
 
 class SGD(_Scheduled):
-    """SGD with momentum. Space: ``lr`` 1e-3..0.3 log, ``momentum`` 0..0.95, ``nesterov`` (only with
+    """SGD with momentum. Space: ``lr`` 1e-3..0.5 log, ``momentum`` 0..0.95, ``nesterov`` (only with
     momentum), ``schedule``. Weight decay comes from the weight_decay regularizer."""
 
     name = "sgd"
 
     def search_space(self, space: ParamSpace) -> None:
-        space.suggest_float("lr", 1e-3, 0.3, log=True)
+        space.suggest_float("lr", 1e-3, 0.5, log=True)
         space.suggest_float("momentum", 0.0, 0.95)
         space.suggest_categorical("nesterov", [False, True])
         super().search_space(space)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -31,7 +32,7 @@ class TfidfLinear(ModelPlugin):
 
     def featurizer(self, params: Mapping[str, Any]) -> TfidfVectorizer:
         return TfidfVectorizer(ngram_range=(1, params["ngram_max"]), min_df=params["min_df"],
-                               sublinear_tf=params["sublinear_tf"], dtype=float)
+                               sublinear_tf=params["sublinear_tf"], dtype=np.float64)
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> LogisticRegression:
         return LogisticRegression(C=params["C"], max_iter=2000)
