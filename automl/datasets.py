@@ -49,17 +49,20 @@ class Dataset:
         return len(self.classes) if self.classes is not None else 1
 
 
-def _fingerprint(task: str, kind: str, X: Any, y: np.ndarray) -> str:
+def _fingerprint(task: str, kind: str, X: Any, y: np.ndarray, classes: tuple[str, ...] | None) -> str:
     digest = hashlib.sha256(f"{task}|{kind}|".encode())
     if isinstance(X, pd.DataFrame):
         digest.update("|".join(f"{c}:{t}" for c, t in X.dtypes.astype(str).items()).encode())
         digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
     elif X.dtype == object:
-        digest.update("\x00".join(X.tolist()).encode("utf-8", "surrogatepass"))
+        for text in X:
+            encoded = text.encode("utf-8", "surrogatepass")
+            digest.update(len(encoded).to_bytes(8, "little") + encoded)
     else:
         digest.update(f"{X.dtype}{X.shape}".encode())
         digest.update(np.ascontiguousarray(X).tobytes())
     digest.update(np.ascontiguousarray(y).tobytes())
+    digest.update(repr(classes).encode())
     return digest.hexdigest()[:16]
 
 
@@ -90,7 +93,7 @@ def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | 
         y_enc, class_names = target.to_numpy(dtype=np.float64), None
         if not np.isfinite(y_enc).all():
             raise DataError(f"{where}: the regression target has infinite values")
-    return Dataset(name, task, kind, X, y_enc, class_names, source, _fingerprint(task, kind, X, y_enc))
+    return Dataset(name, task, kind, X, y_enc, class_names, source, _fingerprint(task, kind, X, y_enc, class_names))
 
 
 # -- built-in datasets ------------------------------------------------------------------------------------
@@ -170,8 +173,10 @@ def _load_file(path: Path, task: str, target: str | None, text_column: str | Non
     if task == "nlp":
         text_column = _pick_column(frame, text_column, ("text", "sentence", "review"), "text", path)
         texts = frame[text_column]
-        if texts.isna().any():
-            raise DataError(f"{path}: text column {text_column!r} has {int(texts.isna().sum())} empty values")
+        empty = texts.isna() | texts.astype(str).str.strip().eq("")
+        if empty.any():
+            raise DataError(f"{path}: text column {text_column!r} has {int(empty.sum())} empty values "
+                            f"(first at row {int(empty.to_numpy().argmax())})")
         return make_dataset(path.stem, task, texts.astype(str).to_numpy(dtype=object), y, str(path),
                             kind="classification")
     features = frame.drop(columns=[target])

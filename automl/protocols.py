@@ -1,8 +1,9 @@
 """The plugin protocol: what a model, optimizer or regularizer plugin declares, and when the engine calls it.
 
-A plugin is a class (instantiated with no arguments) or an instance, published under one of the entry-point
-groups :data:`GROUPS`. Subclassing the base classes below is recommended but not required: the registry checks
-the shape of whatever the entry point loads (see :mod:`automl.registry`).
+A plugin is a subclass of :class:`ModelPlugin`, :class:`OptimizerPlugin` or :class:`RegularizerPlugin` (the entry
+point names the class, instantiated with no arguments, or an instance), published under one of the entry-point
+groups :data:`GROUPS`. The base classes supply the optional hooks' defaults; the registry checks the rest of the
+shape (see :mod:`automl.registry`).
 
 Life of one trial, as the engine drives it::
 
@@ -34,6 +35,7 @@ __all__ = [
     "FAMILIES",
     "GROUPS",
     "KINDS",
+    "REGULARIZED_FAMILIES",
     "TASKS",
     "EarlyStopping",
     "ModelPlugin",
@@ -57,6 +59,9 @@ GROUPS: Mapping[str, str] = {
 TASKS = ("nlp", "vision", "tabular")
 KINDS = ("classification", "regression")
 FAMILIES = ("sklearn", "torch")
+#: Model families whose training the engine applies regularizer hooks to (sklearn models regularize through
+#: their own searched parameters).
+REGULARIZED_FAMILIES = ("torch",)
 
 Kind = Literal["classification", "regression"]
 Family = Literal["sklearn", "torch"]
@@ -122,15 +127,16 @@ class EarlyStopping:
 class ModelPlugin:
     """Base class of model plugins (entry-point group ``automl.models``).
 
-    Class attributes to set: ``name`` (equal to the entry-point name), ``tasks``, ``family``, and ``kinds``
-    (the problem kinds it can fit).
+    Class attributes to set: ``name`` (equal to the entry-point name), ``api_version`` (the protocol version
+    the plugin was written for: :data:`API_VERSION`), ``tasks``, ``family``, and ``kinds`` (the problem kinds it
+    can fit).
     """
 
     name: ClassVar[str]
+    api_version: ClassVar[int]
     tasks: ClassVar[frozenset[str]]
     family: ClassVar[Family]
     kinds: ClassVar[frozenset[str]] = frozenset({"classification"})
-    api_version: ClassVar[int] = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this model's parameters. Called once per trial, only when this model is chosen."""
@@ -155,10 +161,13 @@ class ModelPlugin:
 
 
 class OptimizerPlugin:
-    """Base class of optimizer plugins (``automl.optimizers``); offered with torch models only."""
+    """Base class of optimizer plugins (``automl.optimizers``); offered with torch models only.
+
+    Class attributes to set: ``name`` and ``api_version``.
+    """
 
     name: ClassVar[str]
-    api_version: ClassVar[int] = API_VERSION
+    api_version: ClassVar[int]
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this optimizer's parameters. Called once per trial, only when this optimizer is chosen."""
@@ -186,13 +195,14 @@ class OptimizerPlugin:
 class RegularizerPlugin:
     """Base class of regularizer plugins (``automl.regularizers``).
 
-    The engine offers a regularizer for models of its ``families`` and searches whether it is on. Override the
-    hooks that make up its effect; the others are no-ops.
+    The engine offers a regularizer for models of its ``families`` (a subset of :data:`REGULARIZED_FAMILIES`)
+    and searches whether it is on. Override the hooks that make up its effect; the others are no-ops.
+    Class attributes to set: ``name`` and ``api_version``.
     """
 
     name: ClassVar[str]
+    api_version: ClassVar[int]
     families: ClassVar[frozenset[str]] = frozenset({"torch"})
-    api_version: ClassVar[int] = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this regularizer's parameters. Called once per trial, only when it is switched on."""

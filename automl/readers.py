@@ -44,6 +44,11 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def _to_nchw(X: np.ndarray, where: str) -> np.ndarray:
+    """``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)`` as float32 ``(n, C, H, W)`` in [0, 1].
+
+    A 4-d array is read as channels-last when its last axis has 1, 3 or 4 entries and its second does not;
+    ambiguous shapes (such as ``(n, 3, 3, 3)``) are taken as channels-first.
+    """
     if X.ndim == 3:
         X = X[:, None, :, :]
     elif X.ndim == 4 and X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
@@ -90,7 +95,8 @@ def _read_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     mode = mode or ("L" if img.mode in ("1", "L", "I", "F") else "RGB")
                     size = size or img.size
                     if img.size != size:
-                        raise DataError(f"{file}: image size {img.size} differs from {size} of the first image")
+                        raise DataError(f"{file}: image is {img.size[1]}x{img.size[0]} (HxW), the first image is "
+                                        f"{size[1]}x{size[0]}; all images must have one size")
                     images.append(np.asarray(img.convert(mode)))
             except (OSError, UnidentifiedImageError) as exc:
                 raise DataError(f"{file}: not a readable image: {exc}") from exc

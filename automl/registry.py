@@ -15,18 +15,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from automl.exceptions import PluginError
-from automl.protocols import API_VERSION, FAMILIES, GROUPS, KINDS, TASKS
+from automl.protocols import (API_VERSION, FAMILIES, GROUPS, KINDS, REGULARIZED_FAMILIES, TASKS, ModelPlugin,
+                              OptimizerPlugin, RegularizerPlugin)
 
-__all__ = ["BUILTIN_DISTRIBUTION", "PluginRecord", "Registry", "discover", "find", "load", "validate"]
+__all__ = ["BASES", "BUILTIN_DISTRIBUTION", "PluginRecord", "Registry", "discover", "find", "load", "validate"]
 
 #: Distribution whose entry points count as built-in.
 BUILTIN_DISTRIBUTION = "automl"
 
-_REQUIRED_METHODS = {
-    "model": ("search_space", "build"),
-    "optimizer": ("search_space", "build"),
-    "regularizer": ("search_space",),
-}
+#: The base class a plugin of each kind subclasses (it supplies the optional hooks' defaults).
+BASES: dict[str, type] = {"model": ModelPlugin, "optimizer": OptimizerPlugin, "regularizer": RegularizerPlugin}
 
 
 @dataclass(frozen=True)
@@ -98,15 +96,20 @@ def load(record: PluginRecord) -> PluginRecord:
 
 def _shape_error(record: PluginRecord) -> str | None:
     plugin = record.plugin
+    base = BASES[record.kind]
+    if not isinstance(plugin, base):
+        return f"is {type(plugin).__name__}, not a subclass of automl.protocols.{base.__name__}"
     version = getattr(plugin, "api_version", None)
+    if version is None:
+        return f"declares no api_version (this automl speaks plugin API version {API_VERSION})"
     if version != API_VERSION:
         return f"targets plugin API version {version!r}, this automl speaks version {API_VERSION}"
     name = getattr(plugin, "name", None)
     if name != record.name:
         return f"plugin.name is {name!r} but its entry point is named {record.name!r}"
-    for method in _REQUIRED_METHODS[record.kind]:
-        if not callable(getattr(plugin, method, None)):
-            return f"has no callable {method}()"
+    for method in ("search_space", "build") if record.kind != "regularizer" else ("search_space",):
+        if getattr(type(plugin), method) is getattr(base, method) or not callable(getattr(plugin, method)):
+            return f"does not implement {method}()"
     if record.kind == "model":
         tasks = getattr(plugin, "tasks", None)
         if not isinstance(tasks, (set, frozenset, tuple, list)) or not tasks or not set(tasks) <= set(TASKS):
@@ -118,8 +121,9 @@ def _shape_error(record: PluginRecord) -> str | None:
             return f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}"
     if record.kind == "regularizer":
         families = getattr(plugin, "families", None)
-        if not isinstance(families, (set, frozenset, tuple, list)) or not set(families) <= set(FAMILIES):
-            return f"families must be a subset of {FAMILIES}, got {families!r}"
+        if not isinstance(families, (set, frozenset, tuple, list)) or not families or not set(families) <= set(
+                REGULARIZED_FAMILIES):
+            return f"families must be a non-empty subset of {REGULARIZED_FAMILIES}, got {families!r}"
     return None
 
 

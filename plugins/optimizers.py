@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from automl.protocols import OptimizerPlugin, ParamSpace
+from automl.protocols import API_VERSION, OptimizerPlugin, ParamSpace
 
 
 class _Scheduled(OptimizerPlugin):
@@ -28,6 +28,7 @@ class SGD(_Scheduled):
     momentum), ``schedule``. Weight decay comes from the weight_decay regularizer."""
 
     name = "sgd"
+    api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("lr", 1e-3, 0.5, log=True)
@@ -48,6 +49,7 @@ class AdamW(_Scheduled):
     regularizer is on (so switching that regularizer always changes something)."""
 
     name = "adamw"
+    api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("lr", 1e-4, 3e-2, log=True)

@@ -7,14 +7,15 @@ from typing import Any
 
 from torch import nn
 
+from automl.protocols import API_VERSION, ParamSpace, RegularizerPlugin
 from automl.protocols import EarlyStopping as StopPolicy
-from automl.protocols import ParamSpace, RegularizerPlugin
 
 
 class WeightDecay(RegularizerPlugin):
     """L2 weight decay passed to the optimizer. Space: ``weight_decay`` 1e-6..1e-1 log."""
 
     name = "weight_decay"
+    api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("weight_decay", 1e-6, 1e-1, log=True)
@@ -28,6 +29,7 @@ class Dropout(RegularizerPlugin):
     0.0). Space: ``rate`` 0.05..0.5. A model without dropout layers fails the trial rather than ignore it."""
 
     name = "dropout"
+    api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("rate", 0.05, 0.5)
@@ -45,6 +47,7 @@ class EarlyStopping(RegularizerPlugin):
     and restores the best epoch's weights. Space: ``patience`` 1..5."""
 
     name = "early_stopping"
+    api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_int("patience", 1, 5)

@@ -50,5 +50,4 @@ class OptunaBackend:
             catch=(Exception,),
             callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=COUNTED), _StopAfterFailures(n_trials),
                        *callbacks],
-            gc_after_trial=True,
         )

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 from ._tokens import PAD, TokenIndexer
 
 
@@ -34,6 +34,7 @@ class BagOfEmbeddings(ModelPlugin):
     """
 
     name = "bag_of_embeddings"
+    api_version = API_VERSION
     tasks = frozenset({"nlp"})
     family = "torch"
 

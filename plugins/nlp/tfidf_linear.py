@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem
 
 
 class TfidfLinear(ModelPlugin):
@@ -21,6 +21,7 @@ class TfidfLinear(ModelPlugin):
     """
 
     name = "tfidf_linear"
+    api_version = API_VERSION
     tasks = frozenset({"nlp"})
     family = "sklearn"
 

@@ -8,7 +8,7 @@ from typing import Any
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem
 
 from ._columns import ordinal_columns
 
@@ -21,6 +21,7 @@ class HistGradientBoosting(ModelPlugin):
     """
 
     name = "hist_gradient_boosting"
+    api_version = API_VERSION
     tasks = frozenset({"tabular"})
     family = "sklearn"
     kinds = frozenset({"classification", "regression"})

@@ -8,7 +8,7 @@ from typing import Any
 from sklearn.compose import ColumnTransformer
 from torch import nn
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
 from ._columns import standardized_columns
 
@@ -21,6 +21,7 @@ class MLP(ModelPlugin):
     """
 
     name = "mlp"
+    api_version = API_VERSION
     tasks = frozenset({"tabular"})
     family = "torch"
     kinds = frozenset({"classification", "regression"})

@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem
 
 
 def flatten(images: np.ndarray) -> np.ndarray:
@@ -26,6 +26,7 @@ class PixelSVC(ModelPlugin):
     """
 
     name = "pixel_svc"
+    api_version = API_VERSION
     tasks = frozenset({"vision"})
     family = "sklearn"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
 
 def _network(channels: int, width: int, depth: int, outputs: int, size: int) -> nn.Sequential:
@@ -31,6 +31,7 @@ class SmallCNN(ModelPlugin):
     """
 
     name = "small_cnn"
+    api_version = API_VERSION
     tasks = frozenset({"vision"})
     family = "torch"
 

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+
+from automl.cv import STEP_STRIDE, FoldReporter, cross_validate, make_splits, splits_digest
+from automl.datasets import Dataset, make_dataset
+from automl.exceptions import DataError
+from automl.metrics import get_metric
+from automl.protocols import ModelPlugin
+from automl.registry import PluginRecord
+from automl.space import Config
+
+
+def test_splits_are_fixed_by_the_seed_and_stratified(blobs: Dataset) -> None:
+    first, again, other = make_splits(blobs, 5, 7), make_splits(blobs, 5, 7), make_splits(blobs, 5, 8)
+    assert splits_digest(first) == splits_digest(again)
+    assert splits_digest(first) != splits_digest(other)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(first, again))
+    valid_rows = np.concatenate([valid for _, valid in first])
+    assert sorted(valid_rows) == list(range(len(blobs)))  # every row validates exactly once
+    for train, valid in first:
+        assert not set(train) & set(valid)
+        assert np.bincount(blobs.y[valid]).tolist() == [12, 12]  # 60/60 classes, 5 folds
+
+
+def test_regression_uses_plain_kfold() -> None:
+    data = make_dataset("r", "tabular", np.arange(50.0).reshape(-1, 1), np.linspace(0, 1, 50), "builtin",
+                        kind="regression")
+    splits = make_splits(data, 5, 0)
+    assert [len(v) for _, v in splits] == [10] * 5
+
+
+@pytest.mark.parametrize(("folds", "message"), [(1, "at least 2 folds"), (61, "has 60 rows, fewer than")])
+def test_impossible_splits_are_data_errors(blobs: Dataset, folds: int, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        make_splits(blobs, folds, 0)
+
+
+class SpyScaler(TransformerMixin, BaseEstimator):
+    """Records the rows it is fitted on (through a class attribute, since the engine fits a clone)."""
+
+    fitted_on: list[set[float]] = []
+
+    def fit(self, X: Any, y: Any = None) -> SpyScaler:
+        SpyScaler.fitted_on.append(set(np.asarray(X)[:, 0].tolist()))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        return np.asarray(X, dtype=float)
+
+
+class SpyModel(ModelPlugin):
+    name = "spy"
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+    kinds = frozenset({"classification"})
+    api_version = 1
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def featurizer(self, params: Any) -> SpyScaler:
+        return SpyScaler()
+
+    def build(self, params: Any, problem: Any) -> LogisticRegression:
+        return LogisticRegression()
+
+
+def _config() -> Config:
+    return Config(model=PluginRecord("model", "spy", "x:y", "t", "1", plugin=SpyModel()), model_params={})
+
+
+def _unique_rows(n: int = 60) -> Dataset:
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.arange(n, dtype=float), rng.normal(size=n)])  # column 0 identifies the row
+    return make_dataset("u", "tabular", X, np.arange(n) % 2, "builtin", kind="classification")
+
+
+def test_featurizer_is_fitted_on_each_training_fold_only() -> None:
+    data = _unique_rows()
+    splits = make_splits(data, 3, 0)
+    SpyScaler.fitted_on = []
+    trial = optuna.create_study(direction="maximize").ask()
+    cross_validate(_config(), data, splits, get_metric(None, "classification"),
+                   FoldReporter(trial, get_metric(None, "classification")), seed=0)
+    assert len(SpyScaler.fitted_on) == 3
+    for seen, (train, valid) in zip(SpyScaler.fitted_on, splits):
+        assert seen == set(data.X[train, 0].tolist())
+        assert not seen & set(data.X[valid, 0].tolist())
+
+
+def test_each_fold_reports_the_running_mean(blobs: Dataset) -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    metric = get_metric(None, "classification")
+    result = cross_validate(_config(), blobs, make_splits(blobs, 4, 0), metric, FoldReporter(trial, metric), seed=0)
+    study.tell(trial, result.mean)
+    reported = study.trials[0].intermediate_values
+    steps = [fold * STEP_STRIDE + STEP_STRIDE - 1 for fold in range(4)]
+    assert sorted(reported) == steps
+    for fold, step in enumerate(steps):
+        assert reported[step] == pytest.approx(np.mean(result.fold_scores[: fold + 1]))
+    assert result.mean == pytest.approx(np.mean(result.fold_scores))
+    assert len(result.fit_seconds) == 4 and all(s > 0 for s in result.fit_seconds)
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return True
+
+
+def test_pruner_stops_the_trial_after_the_first_fold(blobs: Dataset) -> None:
+    SpyScaler.fitted_on = []
+    trial = optuna.create_study(direction="maximize", pruner=_AlwaysPrune()).ask()
+    metric = get_metric(None, "classification")
+    reporter = FoldReporter(trial, metric)
+    with pytest.raises(optuna.TrialPruned, match="running CV accuracy"):
+        cross_validate(_config(), blobs, make_splits(blobs, 5, 0), metric, reporter, seed=0)
+    assert len(SpyScaler.fitted_on) == 1 and len(reporter.scores) == 1
+
+
+def test_epoch_reports_fold_the_current_score_into_the_running_mean() -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    reporter = FoldReporter(trial, get_metric(None, "classification"))
+    reporter.fold_done(0, 0.8)
+    reporter.epoch(1, 3, 0.6)
+    study.tell(trial, 0.7)
+    values = study.trials[0].intermediate_values
+    assert values[STEP_STRIDE - 1] == pytest.approx(0.8)
+    assert values[STEP_STRIDE + 3] == pytest.approx(0.7)
+
+
+def test_model_without_fit_predict_is_a_plugin_error(blobs: Dataset) -> None:
+    class NoFit(SpyModel):
+        def build(self, params: Any, problem: Any) -> object:
+            return object()
+
+    config = Config(model=PluginRecord("model", "nofit", "x:y", "t", "1", plugin=NoFit()), model_params={})
+    trial = optuna.create_study().ask()
+    metric = get_metric(None, "classification")
+    with pytest.raises(Exception, match="model plugin 'nofit': build\\(\\) returned object"):
+        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(trial, metric), seed=0)

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+import automl
+from automl.exceptions import ConfigError, StudyMismatchError
+from automl.protocols import ModelPlugin
+from automl.registry import PluginRecord, Registry, discover
+from automl.resume import counted_trials
+
+HGB = ["hist_gradient_boosting"]
+
+
+def _search(data: Path, storage: str, **kwargs: Any) -> automl.SearchResult:
+    options: dict[str, Any] = {"n_trials": 3, "folds": 3, "storage": storage, "models": HGB, "study": "s"}
+    options.update(kwargs)
+    return automl.search("tabular", data, **options)
+
+
+def test_search_records_scores_and_study_identity(blobs_csv: Path, storage: str) -> None:
+    result = _search(blobs_csv, storage)
+    assert result.best_value > 0.9
+    assert result.best_params["model"] == "hist_gradient_boosting"
+    assert counted_trials(result.study) == 3
+    for trial in result.study.get_trials(states=(TrialState.COMPLETE,)):
+        scores = trial.user_attrs["fold_scores"]
+        assert len(scores) == 3 and trial.value == pytest.approx(np.mean(scores))
+        assert trial.user_attrs["cv_std"] == pytest.approx(np.std(scores))
+        assert len(trial.user_attrs["fit_seconds"]) == 3
+    spec = result.study.user_attrs["automl"]
+    assert spec["task"] == "tabular" and spec["dataset"] == "blobs" and spec["metric"] == "accuracy"
+    assert spec["folds"] == 3 and spec["seed"] == 0 and spec["direction"] == "maximize"
+    assert spec["space"]["models"] == {"hist_gradient_boosting": f"automl {automl.__version__}"}
+    assert len(spec["splits"]) == 16 and len(spec["fingerprint"]) == 16
+    frame = result.trials_dataframe()
+    assert len(frame) == 3 and "params_model" in frame
+
+
+def test_rerun_resumes_and_adds_nothing_once_the_budget_is_met(blobs_csv: Path, storage: str) -> None:
+    _search(blobs_csv, storage)
+    again = _search(blobs_csv, storage)
+    assert len(again.study.trials) == 3
+    more = _search(blobs_csv, storage, n_trials=5)
+    assert counted_trials(more.study) == 5 and len(more.study.trials) == 5
+
+
+def test_resumed_run_does_not_replay_the_first_runs_proposals(blobs_csv: Path, storage: str) -> None:
+    _search(blobs_csv, storage, sampler="random", n_trials=2)
+    result = _search(blobs_csv, storage, sampler="random", n_trials=4)
+    params = [tuple(sorted(t.params.items())) for t in result.study.trials]
+    assert len(set(params)) == 4
+
+
+def test_changed_dataset_is_refused(blobs_csv: Path, storage: str) -> None:
+    _search(blobs_csv, storage)
+    frame = pd.read_csv(blobs_csv)
+    frame.loc[0, "p"] += 1.0
+    frame.to_csv(blobs_csv, index=False)
+    with pytest.raises(StudyMismatchError, match="study 's' was created with dataset 'blobs'.*fingerprint"):
+        _search(blobs_csv, storage)
+
+
+@pytest.mark.parametrize(("change", "word"), [({"metric": "f1_macro"}, "metric"), ({"folds": 4}, "folds"),
+                                              ({"seed": 1}, "seed"), ({"models": ["mlp"]}, "models")])
+def test_changed_settings_are_refused(blobs_csv: Path, storage: str, change: dict, word: str) -> None:
+    _search(blobs_csv, storage)
+    with pytest.raises(StudyMismatchError, match=word):
+        _search(blobs_csv, storage, **change)
+
+
+def test_study_name_defaults_to_task_and_dataset(blobs_csv: Path, storage: str) -> None:
+    result = _search(blobs_csv, storage, study=None)
+    assert result.study.study_name == "tabular-blobs"
+    assert automl.load_study("tabular-blobs", storage).user_attrs["automl"]["dataset"] == "blobs"
+
+
+def test_default_storage_is_studies_folder_of_the_working_directory(
+        blobs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    result = _search(blobs_csv, None, n_trials=1)
+    assert result.storage == "sqlite:///studies/automl.db"
+    assert (tmp_path / "studies" / "automl.db").is_file()
+
+
+def test_storage_from_environment(blobs_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("AUTOML_STORAGE", url)
+    assert _search(blobs_csv, None, n_trials=1).storage == url
+    assert optuna.get_all_study_names(url) == ["s"]
+
+
+def test_load_study_unknown_name_lists_the_studies(blobs_csv: Path, storage: str) -> None:
+    _search(blobs_csv, storage, n_trials=1)
+    with pytest.raises(ConfigError, match="no study 'nope' .*studies: s"):
+        automl.load_study("nope", storage)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n_trials": 0}, "n_trials must be a positive integer"), ({"timeout": -1}, "timeout"),
+     ({"folds": 1}, "folds must be at least 2"), ({"sampler": "grid"}, "unknown sampler"),
+     ({"pruner": "x"}, "unknown pruner"), ({"device": "tpu"}, "unknown device"),
+     ({"threads": 0}, "threads"), ({"study": "../evil"}, "invalid study name"),
+     ({"metric": "rmse"}, "metric 'rmse' is for regression")],
+)
+def test_bad_options_fail_before_touching_the_storage(blobs_csv: Path, tmp_path: Path, kwargs: dict,
+                                                       message: str) -> None:
+    db = tmp_path / "untouched.db"
+    with pytest.raises(ConfigError, match=message):
+        _search(blobs_csv, f"sqlite:///{db}", **kwargs)
+    assert not db.exists()
+
+
+class _Flaky(ModelPlugin):
+    """Tabular model whose ``mode`` parameter decides between working, raising and scoring NaN."""
+
+    name = "flaky"
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+    kinds = frozenset({"classification"})
+    api_version = 1
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_categorical("mode", ["ok", "raise", "nan"])
+
+    def build(self, params: Any, problem: Any) -> Any:
+        from sklearn.dummy import DummyClassifier
+
+        if params["mode"] == "raise":
+            raise RuntimeError("flaky model exploded")
+        if params["mode"] == "nan":
+            class NaNPredictor(DummyClassifier):
+                def predict(self, X: Any) -> np.ndarray:
+                    raise FloatingPointError("prediction is NaN")
+            return NaNPredictor()
+        return DummyClassifier(strategy="most_frequent")
+
+
+def _with_flaky() -> Registry:
+    return Registry([*discover().records, PluginRecord("model", "flaky", "x:y", "flaky-dist", "1.0",
+                                                       plugin=_Flaky())])
+
+
+def test_failing_trials_fail_alone_with_their_reason(blobs_csv: Path, storage: str) -> None:
+    result = _search(blobs_csv, storage, models=["flaky"], registry=_with_flaky(), sampler="random", n_trials=6)
+    states = [t.state for t in result.study.trials]
+    assert counted_trials(result.study) == 6
+    failed = [t for t in result.study.trials if t.state == TrialState.FAIL]
+    assert failed, "random sampling of 3 modes over 6+ trials never failed"
+    for trial in failed:
+        assert trial.params["model.flaky.mode"] in ("raise", "nan")
+        assert ("exploded" in trial.user_attrs["fail_reason"]) or ("NaN" in trial.user_attrs["fail_reason"])
+    assert TrialState.RUNNING not in states
+
+
+def test_a_run_where_every_trial_fails_stops_after_its_budget_of_failures(blobs_csv: Path, storage: str) -> None:
+    class AlwaysRaises(_Flaky):
+        def search_space(self, space: Any) -> None:
+            space.suggest_categorical("mode", ["raise"])
+
+    registry = Registry([PluginRecord("model", "flaky", "x:y", "d", "1", plugin=AlwaysRaises())])
+    result = _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=4)
+    assert [t.state for t in result.study.trials] == [TrialState.FAIL] * 4
+
+
+def test_torch_model_runs_through_the_search(blobs_csv: Path, storage: str) -> None:
+    result = _search(blobs_csv, storage, models=["mlp"], n_trials=2, folds=2, device="cpu", threads=1)
+    trial = result.study.trials[0]
+    assert trial.params["model"] == "mlp" and trial.params["optimizer"] in ("sgd", "adamw")
+    # torch trials also report per epoch: more intermediate steps than folds
+    assert all(len(t.intermediate_values) > 2 for t in result.study.get_trials(states=(TrialState.COMPLETE,)))

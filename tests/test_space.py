@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pytest
+
+from automl.exceptions import PluginError, SearchSpaceError
+from automl.protocols import ModelPlugin
+from automl.registry import PluginRecord, Registry, discover
+from automl.space import ScopedSpace, Selection, candidates, compose, space_signature
+
+
+def _trial() -> optuna.Trial:
+    return optuna.create_study().ask()
+
+
+def test_scoped_space_prefixes_names_and_collects_local_params() -> None:
+    trial = _trial()
+    space = ScopedSpace(trial, "model.knn", "model plugin 'knn'")
+    k = space.suggest_int("k", 1, 5)
+    weights = space.suggest_categorical("weights", ["uniform", "distance"])
+    assert space.params == {"k": k, "weights": weights}
+    assert trial.params == {"model.knn.k": k, "model.knn.weights": weights}
+
+
+@pytest.mark.parametrize(
+    ("call", "args", "kwargs", "message"),
+    [
+        ("suggest_float", (1.0, 0.5), {}, "greater than"),
+        ("suggest_float", (0.0, 1.0), {"log": True}, "low > 0"),
+        ("suggest_float", (float("nan"), 1.0), {}, "finite"),
+        ("suggest_int", (1, 10), {"step": 0}, "step must be positive"),
+        ("suggest_int", (1.5, 10), {}, "integers"),
+        ("suggest_categorical", ([],), {}, "non-empty"),
+        ("suggest_categorical", ("abc",), {}, "non-empty sequence"),
+    ],
+)
+def test_invalid_distributions_are_refused_with_the_plugin_name(call: str, args: tuple, kwargs: dict,
+                                                                 message: str) -> None:
+    space = ScopedSpace(_trial(), "model.bad", "model plugin 'bad' (thirdparty 1.0)")
+    with pytest.raises(SearchSpaceError, match=message) as info:
+        getattr(space, call)("x", *args, **kwargs)
+    assert "model plugin 'bad' (thirdparty 1.0)" in str(info.value)
+
+
+def test_same_name_with_another_distribution_is_a_search_space_error() -> None:
+    space = ScopedSpace(_trial(), "model.bad", "model plugin 'bad'")
+    space.suggest_int("x", 1, 3)
+    with pytest.raises(SearchSpaceError, match="'x'"):
+        space.suggest_float("x", 0.1, 0.2)
+
+
+@pytest.mark.parametrize("name", ["", "a.b", 3])
+def test_parameter_names_must_be_plain(name: Any) -> None:
+    with pytest.raises(SearchSpaceError, match="parameter name"):
+        ScopedSpace(_trial(), "p", "plugin").suggest_int(name, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return discover()
+
+
+def test_sklearn_model_gets_no_optimizer_or_regularizer_params(registry: Registry) -> None:
+    cands = candidates(registry, "tabular", "classification", Selection(models=("hist_gradient_boosting",)))
+    trial = _trial()
+    config = compose(trial, cands)
+    assert config.optimizer is None and config.regularizers == []
+    assert set(trial.params) == {"model"} | {f"model.hist_gradient_boosting.{k}" for k in config.model_params}
+
+
+def test_torch_model_composes_optimizer_and_switchable_regularizers(registry: Registry) -> None:
+    cands = candidates(registry, "tabular", "classification", Selection(models=("mlp",)))
+    seen_on: set[str] = set()
+    for _ in range(12):
+        trial = _trial()
+        config = compose(trial, cands)
+        assert config.optimizer is not None
+        prefixes = {name.split(".")[0] for name in trial.params}
+        assert prefixes <= {"model", "optimizer", "regularizer"}
+        for record in cands.regularizers:
+            switched_on = trial.params[f"regularizer.{record.name}"]
+            params = [n for n in trial.params if n.startswith(f"regularizer.{record.name}.")]
+            # conditional parameters appear exactly when their regularizer is on
+            assert bool(params) == switched_on
+            if switched_on:
+                seen_on.add(record.name)
+        assert all(n.startswith(f"optimizer.{config.optimizer.name}.") for n in trial.params
+                   if n.startswith("optimizer."))
+    assert seen_on, "12 random trials never switched a regularizer on"
+
+
+def test_mixed_families_offer_every_model_of_the_task(registry: Registry) -> None:
+    cands = candidates(registry, "nlp", "classification", Selection())
+    assert {r.name for r in cands.models} == {"tfidf_linear", "bag_of_embeddings"}
+    assert cands.optimizers and cands.regularizers
+    signature = space_signature(cands)
+    assert set(signature["models"]) == {"tfidf_linear", "bag_of_embeddings"}
+    assert all(origin.startswith("automl ") for origin in signature["models"].values())
+
+
+def test_selection_restricts_choices(registry: Registry) -> None:
+    cands = candidates(registry, "nlp", "classification",
+                       Selection(models=("bag_of_embeddings",), optimizers=("sgd",), regularizers=("dropout",)))
+    trial = _trial()
+    compose(trial, cands)
+    assert trial.params["model"] == "bag_of_embeddings"
+    assert trial.params["optimizer"] == "sgd"
+    assert "regularizer.weight_decay" not in trial.params
+
+
+def test_sklearn_only_selection_offers_no_torch_regularizers(registry: Registry) -> None:
+    cands = candidates(registry, "nlp", "classification", Selection(models=("tfidf_linear",)))
+    assert cands.optimizers == () and cands.regularizers == ()
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        (Selection(models=("nope",)), "unknown model plugin 'nope'; installed:"),
+        (Selection(models=("small_cnn",)), "does not apply to nlp"),
+        (Selection(optimizers=("lbfgs",)), "unknown optimizer plugin 'lbfgs'"),
+    ],
+)
+def test_bad_selection_names_the_problem(registry: Registry, selection: Selection, message: str) -> None:
+    with pytest.raises(PluginError, match=message):
+        candidates(registry, "nlp", "classification", selection)
+
+
+def test_no_model_for_regression_text(registry: Registry) -> None:
+    with pytest.raises(PluginError, match="no working model plugin serves task 'nlp' \\(regression\\)"):
+        candidates(registry, "nlp", "regression", Selection())
+
+
+class _Raising(ModelPlugin):
+    name = "raising"
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+    kinds = frozenset({"classification"})
+    api_version = 1
+
+    def search_space(self, space: Any) -> None:
+        raise RuntimeError("boom")
+
+    def build(self, params: Any, problem: Any) -> None:
+        return None
+
+
+def test_exception_in_search_space_is_a_plugin_error_naming_the_plugin() -> None:
+    record = PluginRecord("model", "raising", "x:y", "thirdparty", "2.0", plugin=_Raising())
+    cands = candidates(Registry([record]), "tabular", "classification", Selection())
+    with pytest.raises(PluginError, match=r"model plugin 'raising' \(thirdparty 2.0\): search_space\(\) raised "
+                                          r"RuntimeError: boom"):
+        compose(_trial(), cands)

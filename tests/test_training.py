@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from automl.exceptions import PluginError
+from automl.protocols import ModelPlugin, Problem, TrainSettings
+from automl.registry import PluginRecord, discover
+from automl.space import Config
+from automl.training import fit_predict
+
+
+class Linear(ModelPlugin):
+    """A minimal torch model plugin: one linear layer behind a dropout placeholder."""
+
+    name = "linear"
+    tasks = frozenset({"tabular"})
+    family = "torch"
+    kinds = frozenset({"classification", "regression"})
+    api_version = 1
+
+    def __init__(self, epochs: int = 30) -> None:
+        self.epochs = epochs
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def build(self, params: Any, problem: Problem) -> nn.Module:
+        return nn.Sequential(nn.Dropout(0.0), nn.Linear(problem.input_shape[0], problem.n_outputs))
+
+    def training(self, params: Any) -> TrainSettings:
+        return TrainSettings(epochs=self.epochs, batch_size=16)
+
+
+REGISTRY = discover()
+
+
+def _config(model: Any, optimizer: str = "adamw", lr: float = 0.05, regularizers: dict | None = None) -> Config:
+    return Config(
+        model=PluginRecord("model", model.name, "x:y", "t", "1", plugin=model),
+        model_params={},
+        optimizer=REGISTRY.get("optimizer", optimizer),
+        optimizer_params={"lr": lr, "schedule": "constant", "momentum": 0.9, "nesterov": False},
+        regularizers=[(REGISTRY.get("regularizer", name), params) for name, params in (regularizers or {}).items()],
+    )
+
+
+def _problem(kind: str, n_outputs: int, d: int = 3) -> Problem:
+    return Problem("tabular", kind, n_outputs, (d,), None, seed=0)
+
+
+def _blobs(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 3)).astype(np.float32) + (y[:, None] * 4.0 - 2.0)
+    return X, y
+
+
+def test_classifier_learns_and_returns_probability_rows() -> None:
+    X, y = _blobs()
+    proba = fit_predict(_config(Linear()), _problem("classification", 2), X[:150], y[:150], X[150:],
+                        device=torch.device("cpu"))
+    assert proba.shape == (50, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert (proba.argmax(axis=1) == y[150:]).mean() > 0.9
+
+
+def test_regression_answers_in_the_target_units() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    y = 1000.0 + 50.0 * X @ np.array([1.0, -2.0, 0.5])
+    pred = fit_predict(_config(Linear(epochs=60)), _problem("regression", 1), X[:240], y[:240], X[240:],
+                       device=torch.device("cpu"))
+    rmse = float(np.sqrt(np.mean((pred - y[240:]) ** 2)))
+    assert pred.shape == (60,)
+    assert rmse < 0.1 * float(np.std(y))
+
+
+def test_same_seed_same_result() -> None:
+    X, y = _blobs()
+    runs = [fit_predict(_config(Linear(epochs=3)), _problem("classification", 2), X[:150], y[:150], X[150:],
+                        device=torch.device("cpu")) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_epoch_callback_sees_validation_outputs_every_epoch() -> None:
+    X, y = _blobs()
+    seen: list[tuple[int, tuple[int, ...]]] = []
+    fit_predict(_config(Linear(epochs=4)), _problem("classification", 2), X[:150], y[:150], X[150:],
+                device=torch.device("cpu"), on_epoch=lambda epoch, out: seen.append((epoch, out.shape)))
+    assert seen == [(e, (50, 2)) for e in range(1, 5)]
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement() -> None:
+    X, y = _blobs()
+    epochs: list[int] = []
+    # lr 0: the inner-validation loss never improves after the first epoch
+    fit_predict(_config(Linear(epochs=50), lr=0.0, regularizers={"early_stopping": {"patience": 2}}),
+                _problem("classification", 2), X[:150], y[:150], X[150:], device=torch.device("cpu"),
+                on_epoch=lambda epoch, out: epochs.append(epoch))
+    assert epochs == [1, 2, 3]
+
+
+def test_weight_decay_and_dropout_reach_optimizer_and_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: dict[str, Any] = {}
+    original = torch.optim.AdamW
+
+    def spy(*args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        built["weight_decay"] = kwargs["weight_decay"]
+        return original(*args, **kwargs)
+
+    class Recording(Linear):
+        def build(self, params: Any, problem: Problem) -> nn.Module:
+            built["module"] = super().build(params, problem)
+            return built["module"]
+
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
+    X, y = _blobs()
+    fit_predict(_config(Recording(epochs=1), regularizers={"weight_decay": {"weight_decay": 0.03},
+                                                            "dropout": {"rate": 0.25}}),
+                _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+    assert built["weight_decay"] == 0.03
+    assert built["module"][0].p == 0.25
+
+
+def test_weight_decay_is_zero_when_its_regularizer_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    decays: list[float] = []
+    original = torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda *a, **k: decays.append(k["weight_decay"]) or original(*a, **k))
+    X, y = _blobs()
+    fit_predict(_config(Linear(epochs=1)), _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+    assert decays == [0.0]
+
+
+def test_dropout_on_a_model_without_dropout_fails_loudly() -> None:
+    class NoDropout(Linear):
+        def build(self, params: Any, problem: Problem) -> nn.Module:
+            return nn.Linear(problem.input_shape[0], problem.n_outputs)
+
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="has no nn.Dropout layer"):
+        fit_predict(_config(NoDropout(), regularizers={"dropout": {"rate": 0.2}}), _problem("classification", 2),
+                    X, y, X, device=torch.device("cpu"))
+
+
+def test_diverging_loss_fails_the_fold() -> None:
+    X, y = _blobs()
+    X = X * 1e30
+    with pytest.raises(FloatingPointError, match="training loss became"):
+        fit_predict(_config(Linear(), optimizer="sgd", lr=0.5), _problem("classification", 2), X, y, X,
+                    device=torch.device("cpu"))
+
+
+def test_build_must_return_a_module() -> None:
+    class NotAModule(Linear):
+        def build(self, params: Any, problem: Problem) -> Any:
+            return "nope"
+
+    X, y = _blobs()
+    with pytest.raises(PluginError, match="build\\(\\) returned str, not nn.Module"):
+        fit_predict(_config(NotAModule()), _problem("classification", 2), X, y, X, device=torch.device("cpu"))
