@@ -1,0 +1,59 @@
+"""The wheel keeps the repo layout importable without claiming the generic top-level names ``cli``/``plugins``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(ROOT)], check=True)
+    (built,) = out.glob("automl-*.whl")
+    return built
+
+
+def test_wheel_ships_only_namespaced_top_level_names(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {"automl", "automl_plugins", "automl_cli.py"} <= top
+    assert not {"cli.py", "plugins", "tests", "studies"} & top
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "automl = automl_cli:main" in entry_points
+    assert "automl_plugins.nlp.tfidf_linear:TfidfLinear" in entry_points
+
+
+def test_fresh_venv_install_lists_plugins_next_to_colliding_modules(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True)
+    fresh_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    # the fresh venv sees the dependencies (torch, optuna, ...) of this environment after its own packages
+    (Path(fresh_site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # other code that owns the generic names `cli` and `plugins`, first on the path
+    decoys = tmp_path / "decoys"
+    (decoys / "plugins").mkdir(parents=True)
+    (decoys / "plugins" / "__init__.py").write_text("raise ImportError('decoy plugins package imported')\n")
+    (decoys / "cli.py").write_text("raise ImportError('decoy cli module imported')\n")
+    result = subprocess.run([str(venv / "bin" / "automl"), "plugins", "list"], cwd=decoys, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(decoys), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    for name in ("tfidf_linear", "bag_of_embeddings", "pixel_svc", "small_cnn", "hist_gradient_boosting", "mlp",
+                 "sgd", "adamw", "weight_decay", "dropout", "early_stopping"):
+        assert name in result.stdout
+    assert "broken" not in result.stdout
+    where = subprocess.run([str(python), "-c", "import automl, automl_cli; print(automl.__file__)"], cwd=decoys,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(fresh_site)

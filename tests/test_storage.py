@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from automl.exceptions import ConfigError
+from automl.storage import DEFAULT_STORAGE, ENV_VAR, open_storage, resolve_url
+
+
+def test_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert resolve_url(None) == DEFAULT_STORAGE == "sqlite:///studies/automl.db"
+    monkeypatch.setenv(ENV_VAR, "sqlite:///env.db")
+    assert resolve_url(None) == "sqlite:///env.db"
+    assert resolve_url("sqlite:///arg.db") == "sqlite:///arg.db"
+
+
+def test_sqlite_folder_is_created_on_demand(tmp_path: Path) -> None:
+    db = tmp_path / "deep" / "er" / "s.db"
+    storage = open_storage(f"sqlite:///{db}")
+    optuna.create_study(storage=storage, study_name="x")
+    assert db.is_file()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "nosuchdialect://x/y"])
+def test_unusable_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError, match="storage"):
+        open_storage(url)
+
+
+def test_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot create folder"):
+        open_storage(f"sqlite:///{blocker / 'sub' / 's.db'}")
+
+
+def test_heartbeat_and_retry_are_configured(storage: str) -> None:
+    rdb = open_storage(storage)
+    assert rdb.get_heartbeat_interval() is not None
+    assert rdb.get_heartbeat_stale_trial_callback() is not None
+    assert open_storage(storage, heartbeat=False).get_heartbeat_interval() is None
+
+
+def test_processes_creating_a_brand_new_database_at_once_do_not_crash(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = ("import sys, optuna; from automl.storage import open_storage; "
+            "optuna.create_study(storage=open_storage(sys.argv[1]), study_name='race', load_if_exists=True)")
+    workers = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    errors = [(w.wait(timeout=120), w.stderr.read()) for w in workers]
+    assert all(rc == 0 for rc, _ in errors), errors
+    assert optuna.get_all_study_names(url) == ["race"]

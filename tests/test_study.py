@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import optuna
+import pytest
+
+from automl.exceptions import ConfigError, StudyMismatchError
+from automl.storage import open_storage
+from automl.study import ATTR, StudySpec, check_compatible, open_study, spec_of, validate_study_name
+
+SPEC = StudySpec(task="nlp", dataset="d", source="builtin", fingerprint="f" * 16, kind="classification",
+                 metric="accuracy", direction="maximize", folds=5, seed=0, splits="s" * 16,
+                 space={"models": {"a": "x 1"}, "optimizers": {}, "regularizers": {}}, automl_version="0.1.0")
+
+
+@pytest.mark.parametrize("name", ["nlp-rotten_tomatoes", "a", "A.b_c-9", "x" * 128])
+def test_valid_study_names(name: str) -> None:
+    assert validate_study_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a/b", "a\\b", "a\x00b", "x" * 129, "x" * 500, "a'; DROP TABLE",
+                                  "-leading", " spaced", "é"])
+def test_invalid_study_names(name: str) -> None:
+    with pytest.raises(ConfigError, match="invalid study name"):
+        validate_study_name(name)
+
+
+def test_same_spec_is_compatible_and_version_changes_do_not_matter() -> None:
+    stored = asdict(SPEC)
+    check_compatible("s", stored, replace(SPEC, automl_version="9.9",
+                                          space={"models": {"a": "x 2"}, "optimizers": {}, "regularizers": {}}))
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"fingerprint": "g" * 16}, ["dataset 'd' from 'builtin'", "fingerprint"]),
+    ({"task": "vision"}, ["task 'nlp' (this run: 'vision')"]),
+    ({"metric": "f1_macro"}, ["metric 'accuracy' (this run: 'f1_macro')"]),
+    ({"space": {"models": {"b": "y 1"}, "optimizers": {}, "regularizers": {}}}, ["models ['a'] (this run: ['b'])"]),
+])
+def test_mismatches_are_named(change: dict, words: list[str]) -> None:
+    with pytest.raises(StudyMismatchError) as info:
+        check_compatible("s", asdict(SPEC), replace(SPEC, **change))
+    for word in words:
+        assert word in str(info.value)
+    assert "Use another --study name" in str(info.value)
+
+
+def test_open_study_records_then_checks_the_spec(storage: str) -> None:
+    rdb = open_storage(storage)
+    study = open_study(rdb, "s", SPEC, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
+    assert spec_of(study) == asdict(SPEC)
+    assert open_study(rdb, "s", SPEC, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner()).study_name == "s"
+    with pytest.raises(StudyMismatchError):
+        open_study(rdb, "s", replace(SPEC, folds=3), optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
+
+
+def test_foreign_study_with_trials_is_not_taken_over(storage: str) -> None:
+    rdb = open_storage(storage)
+    foreign = optuna.create_study(storage=rdb, study_name="theirs")
+    foreign.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(StudyMismatchError, match="not created by automl"):
+        open_study(rdb, "theirs", SPEC, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
+    assert ATTR not in optuna.load_study(study_name="theirs", storage=storage).user_attrs
