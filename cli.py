@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 import automl
-import automl.report
 from automl.exceptions import AutomlError
 from automl.protocols import TASKS
 

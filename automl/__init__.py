@@ -25,6 +25,7 @@ from automl.exceptions import (  # noqa: E402
     SearchSpaceError,
     StudyMismatchError,
 )
+from automl import report  # noqa: E402
 from automl.registry import Registry, discover  # noqa: E402
 from automl.search import SearchResult, load_study, search  # noqa: E402
 
@@ -40,5 +41,6 @@ __all__ = [
     "__version__",
     "discover",
     "load_study",
+    "report",
     "search",
 ]

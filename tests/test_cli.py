@@ -1,0 +1,311 @@
+"""The ``automl`` command line, driven through typer's CliRunner (stdout and stderr kept apart).
+
+One search (2 trials, 3 folds) runs once per module; tests that write to its storage work on a copy of the
+SQLite file, so every test sees the same 2-trial study.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+from typer.testing import CliRunner, Result
+
+import automl
+from automl.exceptions import AutomlError, ConfigError
+from automl_cli import app
+
+HGB = "hist_gradient_boosting"
+ORIGIN = f"automl {automl.__version__}"
+#: The built-in plugins of pyproject.toml, by name.
+BUILTINS = {
+    "tfidf_linear": "model", "bag_of_embeddings": "model", "pixel_svc": "model", "small_cnn": "model",
+    HGB: "model", "mlp": "model",
+    "sgd": "optimizer", "adamw": "optimizer",
+    "weight_decay": "regularizer", "dropout": "regularizer", "early_stopping": "regularizer",
+}
+
+# A wide terminal keeps rich tables from truncating cells; no debug mode, no storage from the environment.
+RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    return RUNNER.invoke(app, list(args), env=env)
+
+
+def search_args(csv: Path, url: str, **overrides: str) -> list[str]:
+    """``search`` options of the module's study, with ``overrides`` (``n_trials="0"`` → ``--n-trials 0``)."""
+    options = {"task": "tabular", "data": str(csv), "models": HGB, "n_trials": "2", "folds": "3",
+               "storage": url, "study": "s"}
+    options.update(overrides)
+    return ["search", *(x for key, value in options.items() for x in (f"--{key.replace('_', '-')}", value))]
+
+
+@dataclass
+class Table:
+    header: list[str] | None
+    rows: list[list[str]]
+
+    def column(self, index: int) -> list[str]:
+        return [row[index] for row in self.rows]
+
+
+def _cells(line: str, bar: str) -> list[str]:
+    return [cell.strip() for cell in line.strip(bar).split(bar)]
+
+
+def tables(text: str) -> list[Table]:
+    """The rich tables of a command's output, each with its header (if any) and body rows as cell lists."""
+    found: list[Table] = []
+    for line in ANSI.sub("", text).splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line[0] in "┏┌":
+            found.append(Table(None, []))
+        elif line[0] == "┃" and found:
+            found[-1].header = _cells(line, "┃")
+        elif line[0] == "│" and found:
+            found[-1].rows.append(_cells(line, "│"))
+    return found
+
+
+def assert_one_error_line(result: Result, *fragments: str) -> str:
+    """Exit status 2, nothing on stdout, one ``error:`` line on stderr and no traceback anywhere."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "", result.output
+    lines = ANSI.sub("", result.stderr).splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def complete_trials(url: str, name: str = "s") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials(states=(TrialState.COMPLETE,))
+
+
+# -- the module's study -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Searched:
+    csv: Path
+    db: Path
+    result: Result
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.db}"
+
+
+def write_blobs(path: Path) -> Path:
+    """The ``blobs_csv`` data of conftest.py (a module-scoped fixture cannot use the function-scoped one)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(np.vstack([rng.normal(-2, 1, (60, 4)), rng.normal(2, 1, (60, 4))]), columns=list("pqrs"))
+    frame["label"] = ["a"] * 60 + ["b"] * 60
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Searched:
+    root = tmp_path_factory.mktemp("cli")
+    csv = write_blobs(root / "blobs.csv")
+    db = root / "studies.db"
+    return Searched(csv, db, invoke(*search_args(csv, f"sqlite:///{db}")))
+
+
+@pytest.fixture
+def copy_url(searched: Searched, tmp_path: Path) -> str:
+    """A private copy of the module's storage, for a test that writes to it."""
+    assert searched.result.exit_code == 0, searched.result.output
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(searched.db, copy)
+    return f"sqlite:///{copy}"
+
+
+# -- plugins ----------------------------------------------------------------------------------------------
+
+
+def test_plugins_list_shows_every_builtin_plugin_ok() -> None:
+    result = invoke("plugins", "list")
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    assert table.header == ["name", "kind", "applies to", "origin", "status"]
+    rows = {row[0]: row for row in table.rows}
+    for name, kind in BUILTINS.items():
+        assert name in rows, f"{name} missing from:\n{result.stdout}"
+        assert rows[name][1] == kind and rows[name][3] == ORIGIN and rows[name][4] == "ok", rows[name]
+    for record in automl.discover().records:
+        if record.builtin:
+            assert rows[record.name][4] == "ok"
+    assert rows[HGB][2] == "tabular (sklearn)" and rows["small_cnn"][2] == "vision (torch)"
+
+
+def test_plugins_list_task_keeps_only_that_tasks_models() -> None:
+    result = invoke("plugins", "list", "--task", "nlp")
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    models = {row[0] for row in table.rows if row[1] == "model"}
+    assert models == {"tfidf_linear", "bag_of_embeddings"}
+    others = {row[0] for row in table.rows if row[1] != "model"}
+    assert others >= {name for name, kind in BUILTINS.items() if kind != "model"}
+
+
+def test_plugins_list_unknown_task_is_one_error_line() -> None:
+    assert_one_error_line(invoke("plugins", "list", "--task", "bogus"), "unknown task 'bogus'")
+
+
+def test_python_dash_m_automl_runs_the_cli(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTOML_DEBUG", "AUTOML_STORAGE")}
+    env["COLUMNS"] = "200"
+    done = subprocess.run([sys.executable, "-m", "automl", "plugins", "list"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert HGB in done.stdout and ORIGIN in done.stdout
+
+
+# -- search -----------------------------------------------------------------------------------------------
+
+
+def test_search_runs_the_trials_and_prints_best_value_and_params(searched: Searched) -> None:
+    result = searched.result
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="s", storage=searched.url)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    (table,) = tables(result.stdout)
+    rows = dict((row[0], row[1]) for row in table.rows)
+    assert rows["best 3-fold CV accuracy"] == f"{study.best_value:.4f}"
+    assert rows["trials"] == "2 complete"
+    assert study.best_params["model"] == HGB
+    for name, value in study.best_params.items():
+        assert rows[name] == str(value), name
+    assert sum(name.startswith(f"model.{HGB}.") for name in rows) >= 1
+
+
+def test_rerunning_the_same_search_adds_no_trials(searched: Searched, copy_url: str) -> None:
+    result = invoke(*search_args(searched.csv, copy_url))
+    assert result.exit_code == 0, result.output
+    assert len(optuna.load_study(study_name="s", storage=copy_url).trials) == 2
+    (table,) = tables(result.stdout)
+    assert dict((row[0], row[1]) for row in table.rows)["trials"] == "2 complete"
+
+
+def test_quiet_prints_a_one_line_summary(searched: Searched, copy_url: str) -> None:
+    result = invoke(*search_args(searched.csv, copy_url), "-q")
+    assert result.exit_code == 0, result.output
+    best = optuna.load_study(study_name="s", storage=copy_url).best_value
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert "best accuracy" in lines[0] and f"{best:.4f}" in lines[0] and "2 complete" in lines[0]
+    assert result.stderr == ""
+
+
+def test_models_comma_separated_and_repeated(searched: Searched, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'models.db'}"
+    # seed 2 makes the single trial a (fast) hist_gradient_boosting one; it changes nothing else here
+    first = invoke(*search_args(searched.csv, url, models=f"{HGB},mlp", n_trials="1", seed="2"), "-q")
+    assert first.exit_code == 0, first.output
+    study = optuna.load_study(study_name="s", storage=url)
+    assert set(study.user_attrs["automl"]["space"]["models"]) == {HGB, "mlp"}
+    # the repeated form selects the same space, so it resumes the study (a different space is refused)
+    other = invoke(*search_args(searched.csv, url, models=HGB, n_trials="1", seed="2"), "-q")
+    assert other.exit_code == 2 and "models" in other.stderr, other.output
+    args = search_args(searched.csv, url, models="mlp", n_trials="1", seed="2")
+    repeated = invoke(*args, "--models", HGB, "-q")
+    assert repeated.exit_code == 0, repeated.output
+    study = optuna.load_study(study_name="s", storage=url)
+    assert set(study.user_attrs["automl"]["space"]["models"]) == {HGB, "mlp"}
+    assert len(study.trials) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"task": "bogus"}, "unknown task 'bogus'"),
+        ({"models": "nosuch"}, "unknown model plugin 'nosuch'"),
+        ({"data": "{tmp}/missing.csv"}, "missing.csv"),
+        ({"n_trials": "0"}, "n_trials must be a positive integer"),
+        ({"folds": "4"}, "folds"),
+        ({"storage": "notaurl://x"}, "notaurl://x"),
+    ],
+    ids=["unknown-task", "unknown-model", "missing-data", "zero-trials", "study-mismatch", "bad-storage"],
+)
+def test_search_errors_are_one_line_with_exit_status_2(searched: Searched, copy_url: str, tmp_path: Path,
+                                                        overrides: dict[str, str], fragment: str) -> None:
+    overrides = {key: value.format(tmp=tmp_path) for key, value in overrides.items()}
+    assert_one_error_line(invoke(*search_args(searched.csv, copy_url, **overrides)), fragment)
+    assert len(optuna.load_study(study_name="s", storage=copy_url).trials) == 2
+
+
+def test_debug_mode_raises_instead(searched: Searched, copy_url: str) -> None:
+    result = invoke(*search_args(searched.csv, copy_url, task="bogus"), env={"AUTOML_DEBUG": "1"})
+    assert isinstance(result.exception, ConfigError) and isinstance(result.exception, AutomlError)
+    assert "unknown task 'bogus'" in str(result.exception)
+    assert result.exit_code != 0 and "error:" not in result.stderr
+
+
+# -- studies and show -------------------------------------------------------------------------------------
+
+
+def test_studies_lists_the_study(searched: Searched) -> None:
+    assert searched.result.exit_code == 0
+    result = invoke("studies", "--storage", searched.url)
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    assert table.header == ["study", "task", "dataset", "metric", "trials", "best", "updated"]
+    (row,) = table.rows
+    best = optuna.load_study(study_name="s", storage=searched.url).best_value
+    assert row[:6] == ["s", "tabular", "blobs", "accuracy (maximize)", "complete:2", f"{best:.4f}"]
+
+
+def test_show_prints_best_params_and_per_fold_scores(searched: Searched) -> None:
+    assert searched.result.exit_code == 0
+    result = invoke("show", "s", "--storage", searched.url)
+    assert result.exit_code == 0, result.output
+    assert "task tabular, dataset blobs, accuracy (maximize)" in result.stdout
+    study = optuna.load_study(study_name="s", storage=searched.url)
+    params, board = tables(result.stdout)
+    assert params.header == ["best parameter", "value"]
+    assert dict((row[0], row[1]) for row in params.rows) == {k: str(v) for k, v in study.best_params.items()}
+    assert board.header == ["#", "accuracy", "std", "model", "fold scores", "fit s"]
+    assert board.column(1) == sorted(board.column(1), reverse=True)  # best first
+    assert board.rows[0][1] == f"{study.best_value:.4f}"
+    rows = {row[0]: row for row in board.rows}
+    assert set(rows) == {"0", "1"}
+    for trial in study.trials:
+        row = rows[str(trial.number)]
+        scores = trial.user_attrs["fold_scores"]
+        assert len(scores) == 3
+        assert row[4] == " ".join(f"{s:.4f}" for s in scores)
+        assert row[1] == f"{trial.value:.4f}" and row[3] == HGB
+    assert "failed #" not in result.stdout
+
+
+def test_show_lists_failed_trials_with_their_reason(copy_url: str) -> None:
+    study = optuna.load_study(study_name="s", storage=copy_url)
+    study.add_trial(optuna.create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": "boom"}))
+    result = invoke("show", "s", "--storage", copy_url)
+    assert result.exit_code == 0, result.output
+    failed = tables(result.stdout)[-1]
+    assert failed.header == ["failed #", "reason"]
+    assert failed.rows == [["2", "boom"]]
+    assert len(tables(result.stdout)[1].rows) == 2  # the leaderboard still holds the complete trials only
+
+
+def test_show_unknown_study_lists_the_existing_ones(searched: Searched) -> None:
+    assert searched.result.exit_code == 0
+    assert_one_error_line(invoke("show", "nope", "--storage", searched.url), "no study 'nope'", "studies: s")

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from automl.report import failures, leaderboard, list_studies, summarize
+from automl.storage import open_storage
+
+
+def _study(storage: str, direction: str) -> optuna.Study:
+    study = optuna.create_study(storage=open_storage(storage, heartbeat=False), study_name=direction,
+                                direction=direction)
+    study.set_user_attr("automl", {"task": "tabular", "dataset": "d", "metric": "m"})
+    for value in (0.3, 0.9, 0.5):
+        study.add_trial(create_trial(value=value, params={"x": value}, distributions={"x": FloatDistribution(0, 1)}))
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": "boom"}))
+    return study
+
+
+def test_leaderboard_orders_by_direction(storage: str) -> None:
+    assert [t.value for t in leaderboard(_study(storage, "maximize"), 2)] == [0.9, 0.5]
+    assert [t.value for t in leaderboard(_study(storage, "minimize"), 5)] == [0.3, 0.5, 0.9]
+
+
+def test_summary_counts_states_and_names_failures(storage: str) -> None:
+    study = _study(storage, "maximize")
+    row = summarize(study)
+    assert (row.name, row.task, row.dataset, row.metric, row.direction) == ("maximize", "tabular", "d", "m",
+                                                                            "maximize")
+    assert row.states == {"complete": 3, "fail": 1}
+    assert row.best_value == 0.9 and row.updated is not None
+    assert failures(study) == [(3, "boom")]
+
+
+def test_list_studies_sorted_by_name(storage: str) -> None:
+    _study(storage, "minimize")
+    _study(storage, "maximize")
+    assert [r.name for r in list_studies(storage)] == ["maximize", "minimize"]
