@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from automl.cv import FoldReporter, Split, cross_validate
 from automl.datasets import Dataset
 from automl.metrics import Metric
-from automl.resume import record_worker
+from automl.resume import INTERRUPTED, record_worker
 from automl.space import Candidates, compose
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class Objective:
                                         seed=self.seed + 1000 * trial.number, device=self.device)
         except optuna.TrialPruned:
             trial.set_user_attr("fold_scores", reporter.scores)
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
         except Exception as exc:
             trial.set_user_attr("fold_scores", reporter.scores)

@@ -18,11 +18,14 @@ from optuna.trial import TrialState
 
 from automl.storage import MAX_RETRY, no_experimental_warnings
 
-__all__ = ["COUNTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker"]
+__all__ = ["COUNTED", "INTERRUPTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker",
+           "requeue_interrupted"]
 
 #: Trial states that count towards a study's ``n_trials`` budget.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKER_ATTR = "automl.worker"
+#: ``fail_reason`` of a trial stopped by Ctrl-C (KeyboardInterrupt).
+INTERRUPTED = "interrupted by the user (KeyboardInterrupt)"
 
 
 def counted_trials(study: optuna.Study) -> int:
@@ -60,14 +63,31 @@ def record_worker(trial: optuna.Trial) -> None:
     trial.set_user_attr(WORKER_ATTR, _this_worker())
 
 
+def _retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    with no_experimental_warnings():
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Queue again the configuration of this process's trials that Ctrl-C stopped. Returns their numbers."""
+    me = _this_worker()
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.system_attrs.get("failed_trial") for t in trials}
+    requeued = []
+    for trial in trials:
+        if (trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == INTERRUPTED
+                and trial.user_attrs.get(WORKER_ATTR) == me and trial.number not in retried):
+            _retry(study, trial)
+            requeued.append(trial.number)
+    return requeued
+
+
 def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone, and queue their configurations again.
 
     ``storage`` is the study's storage. Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
-    with no_experimental_warnings():
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)
@@ -79,6 +99,6 @@ def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStora
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except UpdateFinishedTrialError:  # another process recovered it first
             continue
-        retry(study, storage.get_trial(trial._trial_id))
+        _retry(study, storage.get_trial(trial._trial_id))
         failed.append(trial.number)
     return failed

@@ -22,7 +22,7 @@ from automl.objective import Objective
 from automl.progress import SearchProgress
 from automl.protocols import TASKS
 from automl.registry import Registry, discover
-from automl.resume import counted_trials, recover_dead_workers
+from automl.resume import recover_dead_workers, requeue_interrupted
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from automl.space import Selection, candidates, space_signature
 from automl.storage import open_storage, resolve_url
@@ -169,7 +169,12 @@ def search(
         opened.sampler = make_sampler(sampler, seed + len(opened.trials))
         recovered = recover_dead_workers(opened, rdb)
         with SearchProgress(opened, n_trials) if progress else contextlib.nullcontext() as bar:
-            runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout, callbacks=[bar] if bar else [])
+            try:
+                runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout,
+                                callbacks=[bar] if bar else [])
+            except KeyboardInterrupt:
+                requeue_interrupted(opened)  # the next run tries the interrupted configuration first
+                raise
     return SearchResult(opened, spec, url, recovered)
 
 

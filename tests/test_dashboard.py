@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import automl
+from automl.storage import open_storage
 
 HOST = "127.0.0.1"
 DASHBOARD = Path(sys.executable).with_name("optuna-dashboard")
@@ -55,8 +56,7 @@ def dashboard(tmp_path: Path, blobs_csv: Path) -> Iterator[tuple[str, Any]]:
     if not DASHBOARD.is_file():
         pytest.fail(f"{DASHBOARD} is missing: install the dev extra (optuna-dashboard)")
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    automl.search("tabular", blobs_csv, models=["hist_gradient_boosting"], n_trials=2, folds=3, storage=url,
-                  study="dash")
+    open_storage(url, heartbeat=False)  # create the tables first: the server and the search never race to do it
     port = free_port()
     log = tmp_path / "dashboard.log"
     with open(log, "w") as sink:
@@ -65,6 +65,9 @@ def dashboard(tmp_path: Path, blobs_csv: Path) -> Iterator[tuple[str, Any]]:
             stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
         )
     try:
+        # the server starts up while the search runs; it reads the storage on each request
+        automl.search("tabular", blobs_csv, models=["hist_gradient_boosting"], n_trials=2, folds=3, storage=url,
+                      study="dash")
         base = f"http://{HOST}:{port}"
         yield base, wait_for(base, "/api/studies", server, log)
     finally:

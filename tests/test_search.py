@@ -177,3 +177,30 @@ def test_torch_model_runs_through_the_search(blobs_csv: Path, storage: str) -> N
     assert trial.params["model"] == "mlp" and trial.params["optimizer"] in ("sgd", "adamw")
     # torch trials also report per epoch: more intermediate steps than folds
     assert all(len(t.intermediate_values) > 2 for t in result.study.get_trials(states=(TrialState.COMPLETE,)))
+
+
+def test_ctrl_c_requeues_the_interrupted_configuration(blobs_csv: Path, storage: str) -> None:
+    class InterruptSecond(_Flaky):
+        calls = 0
+
+        def search_space(self, space: Any) -> None:
+            space.suggest_categorical("mode", ["ok"])
+            space.suggest_float("x", 0.0, 1.0)
+
+        def build(self, params: Any, problem: Any) -> Any:
+            InterruptSecond.calls += 1
+            if InterruptSecond.calls == 4:  # second trial, first fold
+                raise KeyboardInterrupt
+            return super().build(params, problem)
+
+    registry = Registry([PluginRecord("model", "flaky", "x:y", "d", "1", plugin=InterruptSecond())])
+    with pytest.raises(KeyboardInterrupt):
+        _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=3)
+    study = automl.load_study("s", storage)
+    interrupted = study.trials[1]
+    assert interrupted.state == TrialState.FAIL and "KeyboardInterrupt" in interrupted.user_attrs["fail_reason"]
+    (queued,) = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert queued.params == interrupted.params
+    result = _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=3)
+    assert counted_trials(result.study) == 3
+    assert result.study.trials[queued.number].state == TrialState.COMPLETE
