@@ -24,15 +24,16 @@ class _Scheduled(OptimizerPlugin):
 
 
 class SGD(_Scheduled):
-    """SGD with momentum. Space: ``lr`` 1e-3..0.5 log, ``momentum`` 0..0.95, ``nesterov`` (only with
-    momentum), ``schedule``. Weight decay comes from the weight_decay regularizer."""
+    """SGD with momentum. Space: ``lr`` 1e-2..0.5 log (plain SGD barely moves embeddings below 1e-2),
+    ``momentum`` 0..0.9, ``nesterov`` (only with momentum), ``schedule``. Weight decay comes from the
+    weight_decay regularizer."""
 
     name = "sgd"
     api_version = API_VERSION
 
     def search_space(self, space: ParamSpace) -> None:
-        space.suggest_float("lr", 1e-3, 0.5, log=True)
-        space.suggest_float("momentum", 0.0, 0.95)
+        space.suggest_float("lr", 1e-2, 0.5, log=True)
+        space.suggest_float("momentum", 0.0, 0.9)
         space.suggest_categorical("nesterov", [False, True])
         super().search_space(space)
 
