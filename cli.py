@@ -49,8 +49,8 @@ def _errors() -> Iterator[None]:
 
 
 def _names(values: list[str] | None) -> list[str] | None:
-    """Plugin names from repeated and/or comma-separated options."""
-    if not values:
+    """Plugin names from repeated and/or comma-separated options (``None`` when the option is absent)."""
+    if values is None:
         return None
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
@@ -126,7 +126,7 @@ def studies(storage: StorageOption = None) -> None:
 def show(
     study: Annotated[str, typer.Argument(help="study name")],
     storage: StorageOption = None,
-    top: Annotated[int, typer.Option(help="leaderboard size")] = 10,
+    top: Annotated[int, typer.Option(help="leaderboard size", min=1)] = 10,
 ) -> None:
     """Show a study: best parameters and the top trials with their per-fold scores."""
     with _errors():

@@ -51,7 +51,7 @@ def summarize(study: optuna.Study) -> StudyRow:
 
 def list_studies(storage: str | None = None) -> list[StudyRow]:
     """Summaries of every study in ``storage`` (default storage when ``None``), by name."""
-    rdb = open_storage(storage, heartbeat=False)
+    rdb = open_storage(storage, heartbeat=False, create=False)
     names = sorted(optuna.get_all_study_names(rdb))
     return [summarize(optuna.load_study(study_name=name, storage=rdb)) for name in names]
 

@@ -64,7 +64,7 @@ class SearchResult:
 
 
 def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, sampler: str, pruner: str,
-                   device: str, threads: int | None) -> None:
+                   device: str, threads: int | None, selection: Selection) -> None:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -79,6 +79,10 @@ def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, 
         raise ConfigError(f"unknown pruner {pruner!r}; choose one of {', '.join(PRUNERS)}")
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
+    for kind, names in (("models", selection.models), ("optimizers", selection.optimizers),
+                        ("regularizers", selection.regularizers)):
+        if names is not None and not names:
+            raise ConfigError(f"{kind} restriction names no plugin; leave it out to allow all")
     validate_device(device)
 
 
@@ -139,15 +143,15 @@ def search(
         registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`).
     """
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
-    _check_options(task, n_trials, timeout, folds, sampler, pruner, device, threads)
+    selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
+    _check_options(task, n_trials, timeout, folds, sampler, pruner, device, threads, selection)
     if study is not None:
         validate_study_name(study)
     runner = get_backend(backend)
     registry = registry or discover()
     dataset = load_dataset(task, data, target=target, text_column=text_column)
     score = get_metric(metric, dataset.kind)
-    cands = candidates(registry, task, dataset.kind,
-                       Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers))))
+    cands = candidates(registry, task, dataset.kind, selection)
     splits = make_splits(dataset, folds, seed)
     spec = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
                      kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
@@ -181,7 +185,7 @@ def search(
 def load_study(name: str, storage: str | None = None) -> optuna.Study:
     """Open the existing study ``name`` (read it, or add trials with Optuna's own API)."""
     validate_study_name(name)
-    rdb = open_storage(storage, heartbeat=False)
+    rdb = open_storage(storage, heartbeat=False, create=False)
     try:
         return optuna.load_study(study_name=name, storage=rdb)
     except KeyError as exc:

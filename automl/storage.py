@@ -67,14 +67,18 @@ def _creation_lock(db: Path | None) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+def open_storage(url: str | None = None, *, heartbeat: bool = True,
+                 create: bool = True) -> optuna.storages.RDBStorage:
     """Open (creating tables on first use) the RDB storage at ``url``, with trial heartbeats and retries.
 
-    A SQLite file's folder is created on demand. Failures are a :class:`ConfigError` naming the URL.
+    A SQLite file and its folder are created on demand, unless ``create`` is false (reading studies): then a
+    missing file is an error rather than a new empty database. Failures are a :class:`ConfigError` naming the URL.
     """
     url = resolve_url(url)
     db = _sqlite_path(url)
     engine_kwargs = {}
+    if db is not None and not create and not db.is_file():
+        raise ConfigError(f"storage {url!r}: no database file at {db}")
     if db is not None:
         try:
             db.parent.mkdir(parents=True, exist_ok=True)

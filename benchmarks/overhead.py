@@ -19,7 +19,9 @@ only, counted by a thin wrapper applied to both sides alike) and how many SQL st
 It also times the fixed startup cost of ``automl.search`` when the study's ``n_trials`` is already met (a resume
 that runs no trial), with its parts (dataset load, plugin discovery).
 
-Usage: ``.venv/bin/python benchmarks/overhead.py [--trials N] [--nlp-trials N] [--repeats R] [--profile]``
+Usage: ``.venv/bin/python benchmarks/overhead.py [--trials N] [--nlp-trials N] [--repeats R] [--threads T]
+[--db-dir DIR] [--workloads tabular,nlp] [--fold-check] [--profile]`` (defaults: 15 tabular trials, 4 nlp trials, 3 repeats,
+1 thread; about 3 minutes on 2 busy cores).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import contextlib
 import cProfile
 import functools
 import importlib.metadata as metadata
-import io
 import os
 import platform
 import pstats
@@ -44,6 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# automl first: it loads torch before any scikit-learn module, as automl/__init__.py explains (sklearn.neighbors,
+# which sklearn.ensemble pulls in, loaded before torch slows scikit-learn's OpenMP loops down many times over)
+import automl  # isort: skip
 import numpy as np
 import optuna
 import pandas as pd
@@ -57,10 +61,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from threadpoolctl import threadpool_limits
 
-import automl
-from automl.cv import make_splits
+from automl.cv import cross_validate, make_splits
 from automl.datasets import load_dataset
+from automl.metrics import get_metric
 from automl.registry import discover
 
 FOLDS = 5
@@ -147,6 +152,10 @@ class StorageMeter:
         self.sql = 0
         self.commits = 0
 
+    def snapshot(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "calls": dict(self.calls), "other_thread_calls": self.other_thread_calls,
+                "sql": self.sql, "commits": self.commits}
+
     def wrap(self, cls: type) -> None:
         for name, member in list(vars(cls).items()):
             if name.startswith("_") or not callable(member) or isinstance(member, (staticmethod, classmethod)):
@@ -220,28 +229,30 @@ def _loop_span(trials: list[optuna.trial.FrozenTrial]) -> float:
     return (end - start).total_seconds()
 
 
-def _finish(side: str, total: float, work: float, trials: list[optuna.trial.FrozenTrial]) -> Run:
+def _finish(side: str, total: float, work: float, trials: list[optuna.trial.FrozenTrial],
+            meter: dict[str, Any]) -> Run:
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if len(done) != len(trials):
         reasons = {t.number: t.user_attrs.get("fail_reason") for t in trials if t not in done}
         raise RuntimeError(f"{side}: not every trial completed: {reasons}")
     params = [{k: v for k, v in t.params.items() if k != "model"} for t in done]
-    return Run(side, total, _loop_span(done), work, METER.seconds, dict(METER.calls), METER.other_thread_calls,
-               METER.sql, METER.commits, [float(t.value) for t in done], params, len(done))
+    return Run(side, total, _loop_span(done), work, meter["seconds"], meter["calls"], meter["other_thread_calls"],
+               meter["sql"], meter["commits"], [float(t.value) for t in done], params, len(done))
 
 
-def run_plain(w: Workload, X: Any, y: np.ndarray, n_trials: int, seed: int, url: str) -> Run:
+def run_plain(w: Workload, X: Any, y: np.ndarray, n_trials: int, seed: int, url: str, threads: int | None) -> Run:
     work = [0.0]
 
     def objective(trial: optuna.Trial) -> float:
         params = w.space(trial)
         scores = []
-        for fold, (train, valid) in enumerate(splits):
-            start = time.perf_counter()
-            pipe = w.pipeline(params, seed + 1000 * trial.number + fold)
-            pipe.fit(_take(X, train), y[train])
-            scores.append(float(accuracy_score(y[valid], pipe.predict(_take(X, valid)))))
-            work[0] += time.perf_counter() - start
+        with threadpool_limits(limits=threads):  # as automl's objective does with its `threads`
+            for fold, (train, valid) in enumerate(splits):
+                start = time.perf_counter()
+                pipe = w.pipeline(params, seed + 1000 * trial.number + fold)
+                pipe.fit(_take(X, train), y[train])
+                scores.append(float(accuracy_score(y[valid], pipe.predict(_take(X, valid)))))
+                work[0] += time.perf_counter() - start
         return float(np.mean(scores))
 
     METER.reset()
@@ -252,21 +263,23 @@ def run_plain(w: Workload, X: Any, y: np.ndarray, n_trials: int, seed: int, url:
     setup = time.perf_counter() - start
     study.optimize(objective, n_trials=n_trials)
     total = time.perf_counter() - start
-    run = _finish("plain", total, work[0], study.get_trials(deepcopy=False))
+    meter = METER.snapshot()
+    run = _finish("plain", total, work[0], study.get_trials(deepcopy=False), meter)
     run.extra["setup"] = setup
     return run
 
 
-def run_automl(w: Workload, n_trials: int, seed: int, url: str) -> tuple[Run, float]:
+def run_automl(w: Workload, n_trials: int, seed: int, url: str, threads: int | None) -> tuple[Run, float]:
     kwargs = dict(data=w.data, n_trials=n_trials, folds=FOLDS, sampler="random", pruner="none", models=[w.model],
-                  storage=url, study="bench", seed=seed)
+                  storage=url, study="bench", seed=seed, threads=threads)
     METER.reset()
     start = time.perf_counter()
     result = automl.search(w.task, **kwargs)
     total = time.perf_counter() - start
+    meter = METER.snapshot()
     trials = result.study.get_trials(deepcopy=False)
     work = sum(sum(t.user_attrs.get("fit_seconds", [])) for t in trials)
-    run = _finish("automl", total, work, trials)
+    run = _finish("automl", total, work, trials, meter)
     # the same call again: n_trials is met, so it only starts up (loads data and plugins, opens the study)
     start = time.perf_counter()
     again = automl.search(w.task, **kwargs)
@@ -297,7 +310,20 @@ def machine_facts() -> list[str]:
         f"python {platform.python_version()} on {platform.platform()}",
         "versions: " + ", ".join(f"{d} {_version(d)}" for d in ("automl", "optuna", "scikit-learn", "torch",
                                                                    "numpy", "SQLAlchemy")),
+        f"automl imported from {Path(automl.__file__).parent}",
     ]
+
+
+def _fs_type(folder: str) -> str:
+    """The filesystem type of ``folder`` (from /proc/mounts: the longest mount point above it)."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "?"
+    path = str(Path(folder).resolve())
+    best = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=("", "?"))
+    return best[1]
 
 
 def load_line() -> str:
@@ -341,7 +367,7 @@ def summarize(w: Workload, n: int, plain: list[Run], auto: list[Run], resumes: l
     max_diff = max(max(abs(u - v) for u, v in zip(p.values, a.values)) for p, a in zip(plain, auto))
     row = [f"{w.key} ({w.data}, {w.model})", str(n),
            f"{p_tot:.2f}", f"{a_tot:.2f}", f"{p_tot / n:.3f}", f"{a_tot / n:.3f}", f"{a_tot / p_tot:.3f}",
-           f"{p_mean:.4f}", f"{a_mean:.4f}"]
+           f"{a_over - p_over:+.3f}", f"{p_mean:.4f}", f"{a_mean:.4f}"]
     detail = [
         ["", "plain", "automl", "automl - plain"],
         ["whole call, s", f"{p_tot:.3f}", f"{a_tot:.3f}", f"{a_tot - p_tot:+.3f}"],
@@ -349,10 +375,12 @@ def summarize(w: Workload, n: int, plain: list[Run], auto: list[Run], resumes: l
         ["trial loop, s/trial", f"{p_loop:.4f}", f"{a_loop:.4f}", f"{a_loop - p_loop:+.4f}"],
         ["  fit+score folds, s/trial", f"{p_work:.4f}", f"{a_work:.4f}", f"{a_work - p_work:+.4f}"],
         ["  rest of the loop, s/trial", f"{p_over:.4f}", f"{a_over:.4f}", f"{a_over - p_over:+.4f}"],
-        ["  of which storage calls (main thread), s/trial", f"{p_sto:.4f}", f"{a_sto:.4f}", f"{a_sto - p_sto:+.4f}"],
-        ["storage calls / trial", f"{p_calls:.1f}", f"{a_calls:.1f}", f"{a_calls - p_calls:+.1f}"],
-        ["SQL statements / trial", f"{p_sql:.1f}", f"{a_sql:.1f}", f"{a_sql - p_sql:+.1f}"],
-        ["commits / trial", f"{p_com:.1f}", f"{a_com:.1f}", f"{a_com - p_com:+.1f}"],
+        ["storage calls (main thread, whole call) / trial, s", f"{p_sto:.4f}", f"{a_sto:.4f}",
+         f"{a_sto - p_sto:+.4f}"],
+        ["storage calls (main thread, whole call) / trial", f"{p_calls:.1f}", f"{a_calls:.1f}",
+         f"{a_calls - p_calls:+.1f}"],
+        ["SQL statements (all threads) / trial", f"{p_sql:.1f}", f"{a_sql:.1f}", f"{a_sql - p_sql:+.1f}"],
+        ["commits (all threads) / trial", f"{p_com:.1f}", f"{a_com:.1f}", f"{a_com - p_com:+.1f}"],
         ["automl.search resume with n_trials met, s", "", f"{med(resumes):.3f}", ""],
     ]
     calls = {}
@@ -399,13 +427,66 @@ def startup_parts(w: Workload, repeats: int) -> str:
             f"(medians of {len(load)})")
 
 
-def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path) -> str:
+#: A mid-range parameter set per workload, for --fold-check.
+FIXED_PARAMS = {
+    "tabular": {"learning_rate": 0.05, "max_leaf_nodes": 16, "min_samples_leaf": 10, "l2_regularization": 0.1},
+    "nlp": {"ngram_max": 2, "min_df": 2, "sublinear_tf": True, "C": 1.0},
+}
+
+
+class _NoReporter:
+    """Stands in for automl's FoldReporter: no trial, no storage."""
+
+    def fold_done(self, fold: int, score: float) -> None:
+        pass
+
+    def epoch(self, fold: int, epoch: int, score: float) -> None:
+        pass
+
+
+def fold_check(w: Workload, repeats: int, seed: int, threads: int | None) -> str:
+    """automl's own fold loop (automl.cv.cross_validate: clone + featurize + fit + predict_proba + score) against
+    the plain Pipeline fold loop, same parameters, no Optuna at all: is there overhead in the fold work itself?"""
+    from automl.space import Config
+
+    record = next(r for r in discover().models(w.task, "classification") if r.name == w.model)
+    dataset = load_dataset(w.task, w.data)
+    splits = make_splits(dataset, FOLDS, seed)
+    metric = get_metric(None, dataset.kind)
+    params = FIXED_PARAMS[w.key]
+
+    def ours() -> list[float]:
+        return cross_validate(Config(record, dict(params)), dataset, splits, metric, _NoReporter(),  # type: ignore[arg-type]
+                              seed=seed).fold_scores
+
+    def plain() -> list[float]:
+        scores = []
+        for fold, (train, valid) in enumerate(splits):
+            pipe = w.pipeline(dict(params), seed + fold)
+            pipe.fit(_take(dataset.X, train), dataset.y[train])
+            scores.append(float(accuracy_score(dataset.y[valid], pipe.predict(_take(dataset.X, valid)))))
+        return scores
+
+    times: dict[str, list[float]] = {"automl": [], "plain": []}
+    results = {}
+    with threadpool_limits(limits=threads):
+        for rep in range(repeats):
+            for name, fn in (("automl", ours), ("plain", plain)) if rep % 2 == 0 else (("plain", plain), ("automl", ours)):
+                start = time.perf_counter()
+                results[name] = fn()
+                times[name].append(time.perf_counter() - start)
+    a, p = med(times["automl"]), med(times["plain"])
+    return (f"{w.key}: {FOLDS} folds, median of {repeats}: automl.cv.cross_validate {a:.3f} s, plain Pipeline loop "
+            f"{p:.3f} s, ratio {a / p:.3f}; identical fold scores: {'yes' if results['automl'] == results['plain'] else 'NO'}")
+
+
+def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path, threads: int | None) -> str:
     """cProfile one automl.search run; list the automl/optuna/sklearn calls with most cumulative time."""
     url = f"sqlite:///{tmp / 'profile.db'}"
     prof = cProfile.Profile()
     prof.enable()
     automl.search(w.task, data=w.data, n_trials=n_trials, folds=FOLDS, sampler="random", pruner="none",
-                  models=[w.model], storage=url, study="bench", seed=seed)
+                  models=[w.model], storage=url, study="bench", seed=seed, threads=threads)
     prof.disable()
     stats = pstats.Stats(prof)
     wanted = [
@@ -414,7 +495,7 @@ def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path) -> str:
         ("automl/features.py", "featurize"), ("sklearn/base.py", "clone"), ("automl/space.py", "compose"),
         ("automl/resume.py", "record_worker"), ("automl/cv.py", "fold_done"), ("optuna/trial/_trial.py", "report"),
         ("optuna/trial/_trial.py", "should_prune"), ("optuna/trial/_trial.py", "set_user_attr"),
-        ("threadpoolctl.py", "__init__"), ("optuna/study/_optimize.py", "_optimize_sequential"),
+        ("optuna/study/_optimize.py", "_optimize_sequential"),
         ("optuna/storages/_heartbeat.py", "fail_stale_trials"), ("optuna/study/study.py", "_tell"),
         ("optuna/study/_tell.py", "_tell_with_warning"), ("optuna/study/study.py", "ask"),
         ("optuna/study/_optimize.py", "_run_callbacks"), ("optuna/study/study.py", "get_trials"),
@@ -431,18 +512,29 @@ def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=12, help="trials per tabular run (default 12)")
-    parser.add_argument("--nlp-trials", type=int, default=None,
-                        help="trials per nlp run (default: --trials / 3, at least 2: an nlp trial is much slower)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each side per workload; median reported")
+    parser.add_argument("--trials", type=int, default=15, help="trials per tabular run (default 15)")
+    parser.add_argument("--nlp-trials", type=int, default=4,
+                        help="trials per nlp run (default 4: an nlp trial takes ~3 s on 2 busy cores)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each side per workload, alternating which goes first; medians reported "
+                             "(default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workloads", default="tabular,nlp", help="comma-separated: tabular, nlp")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP threads while fitting, both sides (automl's threads=; 0: no limit). "
+                             "Default 1: OpenMP models slow down many times over on a busy 2-core machine")
+    parser.add_argument("--db-dir", default=None,
+                        help="folder for the temporary SQLite files (default: the system temp folder)")
+    parser.add_argument("--fold-check", action="store_true",
+                        help="also time automl's fold loop (automl.cv.cross_validate) against the plain Pipeline loop "
+                             "with no Optuna involved, 2 x --repeats alternating runs per workload")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile one extra automl run per workload and list where its time goes")
     args = parser.parse_args()
-    if args.trials < 1 or args.repeats < 1:
-        parser.error("--trials and --repeats must be positive")
-    nlp_trials = args.nlp_trials or max(2, args.trials // 3)
+    threads = args.threads or None
+    if min(args.trials, args.nlp_trials, args.repeats) < 1:
+        parser.error("--trials, --nlp-trials and --repeats must be positive")
+    nlp_trials = args.nlp_trials
     chosen = [w for w in WORKLOADS if w.key in args.workloads.split(",")]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # both sides equally quiet (automl leaves it as is)
@@ -453,6 +545,8 @@ def main() -> None:
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
     for line in machine_facts():
         print(line)
+    print(f"fit threads: {threads or 'no limit'}; SQLite files in: {args.db_dir or tempfile.gettempdir()} "
+          f"({_fs_type(args.db_dir or tempfile.gettempdir())})")
     print(f"load before: {load_line()}")
     print()
 
@@ -467,9 +561,9 @@ def main() -> None:
         assert all(np.array_equal(a[1], b[1]) for a, b in zip(ours, theirs)), "the plain splits differ from automl's"
 
     rows = [["workload", "trials", "plain s", "automl s", "plain s/trial", "automl s/trial", "automl/plain",
-             "plain mean CV acc", "automl mean CV acc"]]
+             "automl extra non-fit s/trial", "plain mean CV acc", "automl mean CV acc"]]
     details, parts = [], []
-    with tempfile.TemporaryDirectory(prefix="automl-bench-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="automl-bench-", dir=args.db_dir) as tmpdir:
         tmp = Path(tmpdir)
         for w in chosen:
             n = nlp_trials if w.key == "nlp" else args.trials
@@ -480,9 +574,9 @@ def main() -> None:
                 for side in order:
                     url = f"sqlite:///{tmp / f'{w.key}-{rep}-{side}.db'}"
                     if side == "plain":
-                        plain.append(run_plain(w, ds.X, ds.y, n, args.seed, url))
+                        plain.append(run_plain(w, ds.X, ds.y, n, args.seed, url, threads))
                     else:
-                        run, resume = run_automl(w, n, args.seed, url)
+                        run, resume = run_automl(w, n, args.seed, url, threads)
                         auto.append(run)
                         resumes.append(resume)
                 print(f"  {w.key} repeat {rep + 1}/{args.repeats}: plain {plain[-1].total:.2f} s, "
@@ -492,13 +586,14 @@ def main() -> None:
             rows.append(row)
             details.append(detail)
             parts.append(startup_parts(w, args.repeats))
+        checks = [fold_check(w, 2 * args.repeats, args.seed, threads) for w in chosen] if args.fold_check else []
         profiles = []
         if args.profile:
             for w in chosen:
                 n = nlp_trials if w.key == "nlp" else args.trials
                 (tmp / w.key).mkdir()
                 profiles.append(f"### cProfile of one automl.search run: {w.key}, {n} trials\n\n"
-                                + profile_automl(w, n, args.seed, tmp / w.key))
+                                + profile_automl(w, n, args.seed, tmp / w.key, threads))
 
     print("## Summary (medians)")
     print()
@@ -512,6 +607,12 @@ def main() -> None:
     for p in parts:
         print(p)
     print()
+    if checks:
+        print("### Fold work alone, no Optuna (--fold-check)")
+        print()
+        for c in checks:
+            print(c)
+        print()
     for p in profiles:
         print(p)
         print()

@@ -204,3 +204,8 @@ def test_ctrl_c_requeues_the_interrupted_configuration(blobs_csv: Path, storage:
     result = _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=3)
     assert counted_trials(result.study) == 3
     assert result.study.trials[queued.number].state == TrialState.COMPLETE
+
+
+def test_an_empty_restriction_is_refused(blobs_csv: Path, storage: str) -> None:
+    with pytest.raises(ConfigError, match="models restriction names no plugin"):
+        _search(blobs_csv, storage, models=[])

@@ -55,3 +55,10 @@ def test_processes_creating_a_brand_new_database_at_once_do_not_crash(tmp_path: 
     errors = [(w.wait(timeout=120), w.stderr.read()) for w in workers]
     assert all(rc == 0 for rc, _ in errors), errors
     assert optuna.get_all_study_names(url) == ["race"]
+
+
+def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path) -> None:
+    db = tmp_path / "typo" / "none.db"
+    with pytest.raises(ConfigError, match="no database file at"):
+        open_storage(f"sqlite:///{db}", create=False)
+    assert not db.parent.exists()
