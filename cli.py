@@ -78,7 +78,7 @@ def search(
     optimizers: Annotated[Optional[list[str]], typer.Option(help="restrict optimizers")] = None,
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads per worker")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads per trial [default: 1 for scikit-learn models, all for torch]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""

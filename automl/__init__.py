@@ -11,12 +11,6 @@ Notebook use::
 
 __version__ = "0.1.0"
 
-# torch is loaded before any scikit-learn module: when sklearn.neighbors (imported by sklearn.feature_selection,
-# and by plugins using k-NN) is loaded before torch, every later OpenMP region of scikit-learn (e.g.
-# HistGradientBoosting) runs ~20x slower on this project's CPU machines (two GNU OpenMP runtimes; see
-# docs/benchmarks.md). Importing torch first avoids it.
-import torch  # noqa: E402,F401  isort: skip
-
 from automl.exceptions import (  # noqa: E402
     AutomlError,
     ConfigError,

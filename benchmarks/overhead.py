@@ -20,8 +20,9 @@ It also times the fixed startup cost of ``automl.search`` when the study's ``n_t
 that runs no trial), with its parts (dataset load, plugin discovery).
 
 Usage: ``.venv/bin/python benchmarks/overhead.py [--trials N] [--nlp-trials N] [--repeats R] [--threads T]
-[--db-dir DIR] [--workloads tabular,nlp] [--fold-check] [--profile]`` (defaults: 15 tabular trials, 4 nlp trials, 3 repeats,
-1 thread; about 3 minutes on 2 busy cores).
+[--db-dir DIR] [--workloads tabular,nlp] [--fold-check] [--profile]``
+(defaults: 15 tabular trials, 4 nlp trials, 3 repeats, 1 thread; about 2.5 minutes on 2 busy cores).
+Results and their reading: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +221,6 @@ class Run:
     values: list[float]
     params: list[dict[str, Any]]
     n: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def _loop_span(trials: list[optuna.trial.FrozenTrial]) -> float:
@@ -260,13 +260,10 @@ def run_plain(w: Workload, X: Any, y: np.ndarray, n_trials: int, seed: int, url:
     splits = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
     study = optuna.create_study(storage=url, study_name="bench", direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
-    setup = time.perf_counter() - start
     study.optimize(objective, n_trials=n_trials)
     total = time.perf_counter() - start
     meter = METER.snapshot()
-    run = _finish("plain", total, work[0], study.get_trials(deepcopy=False), meter)
-    run.extra["setup"] = setup
-    return run
+    return _finish("plain", total, work[0], study.get_trials(deepcopy=False), meter)
 
 
 def run_automl(w: Workload, n_trials: int, seed: int, url: str, threads: int | None) -> tuple[Run, float]:
@@ -305,8 +302,9 @@ def machine_facts() -> list[str]:
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "?"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     return [
-        f"cpu: {os.cpu_count()} logical CPUs (usable: {len(os.sched_getaffinity(0))}), {model}",
+        f"cpu: {os.cpu_count()} logical CPUs (usable: {usable}), {model}",
         f"python {platform.python_version()} on {platform.platform()}",
         "versions: " + ", ".join(f"{d} {_version(d)}" for d in ("automl", "optuna", "scikit-learn", "torch",
                                                                    "numpy", "SQLAlchemy")),
@@ -399,8 +397,8 @@ def summarize(w: Workload, n: int, plain: list[Run], auto: list[Run], resumes: l
         table(detail),
         "",
         f"storage calls per trial by method (plain/automl): {by_name}",
-        f"storage calls from other threads (heartbeats), whole run: plain {med([r.other_thread_calls for r in plain])}, "
-        f"automl {med([r.other_thread_calls for r in auto])}",
+        "storage calls from other threads (heartbeats), whole run: "
+        f"plain {med([r.other_thread_calls for r in plain])}, automl {med([r.other_thread_calls for r in auto])}",
         f"identical parameters drawn on both sides in every repeat: {'yes' if same_params else 'NO'}; "
         f"largest |trial score difference|: {max_diff:.2e}",
         "per-run whole-call seconds: plain " + ", ".join(f"{r.total:.2f}" for r in plain)
@@ -456,8 +454,8 @@ def fold_check(w: Workload, repeats: int, seed: int, threads: int | None) -> str
     params = FIXED_PARAMS[w.key]
 
     def ours() -> list[float]:
-        return cross_validate(Config(record, dict(params)), dataset, splits, metric, _NoReporter(),  # type: ignore[arg-type]
-                              seed=seed).fold_scores
+        reporter: Any = _NoReporter()
+        return cross_validate(Config(record, dict(params)), dataset, splits, metric, reporter, seed=seed).fold_scores
 
     def plain() -> list[float]:
         scores = []
@@ -471,13 +469,15 @@ def fold_check(w: Workload, repeats: int, seed: int, threads: int | None) -> str
     results = {}
     with threadpool_limits(limits=threads):
         for rep in range(repeats):
-            for name, fn in (("automl", ours), ("plain", plain)) if rep % 2 == 0 else (("plain", plain), ("automl", ours)):
+            sides = (("automl", ours), ("plain", plain))
+            for name, fn in sides if rep % 2 == 0 else sides[::-1]:
                 start = time.perf_counter()
                 results[name] = fn()
                 times[name].append(time.perf_counter() - start)
     a, p = med(times["automl"]), med(times["plain"])
+    same = "yes" if results["automl"] == results["plain"] else "NO"
     return (f"{w.key}: {FOLDS} folds, median of {repeats}: automl.cv.cross_validate {a:.3f} s, plain Pipeline loop "
-            f"{p:.3f} s, ratio {a / p:.3f}; identical fold scores: {'yes' if results['automl'] == results['plain'] else 'NO'}")
+            f"{p:.3f} s, ratio {a / p:.3f}; identical fold scores: {same}")
 
 
 def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path, threads: int | None) -> str:
