@@ -503,7 +503,7 @@ def profile_automl(w: Workload, n_trials: int, seed: int, tmp: Path, threads: in
         ("automl/cv.py", "_sklearn_outputs"),
     ]
     rows = [["function", "calls", "cumulative s", "s/trial"]]
-    for (file, line, func), (cc, nc, tt, ct, callers) in sorted(stats.stats.items(), key=lambda kv: -kv[1][3]):
+    for (file, _line, func), (_cc, nc, _tt, ct, _callers) in sorted(stats.stats.items(), key=lambda kv: -kv[1][3]):
         for suffix, name in wanted:
             if func == name and file.replace(os.sep, "/").endswith(suffix):
                 rows.append([f"{suffix}:{func}", str(nc), f"{ct:.3f}", f"{ct / n_trials:.4f}"])
