@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -47,11 +48,21 @@ def test_heartbeat_and_retry_are_configured(storage: str) -> None:
 
 
 def test_processes_creating_a_brand_new_database_at_once_do_not_crash(tmp_path: Path) -> None:
+    """Workers import everything, wait at a barrier, then create the same new SQLite file at the same moment."""
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    code = ("import sys, optuna; from automl.storage import open_storage; "
+    go = tmp_path / "go"
+    code = ("import pathlib, sys, optuna; from automl.storage import open_storage; "
+            "pathlib.Path(sys.argv[2] + '.ready' + sys.argv[3]).touch(); "
+            "go = pathlib.Path(sys.argv[2])\n"
+            "while not go.exists(): pass\n"
             "optuna.create_study(storage=open_storage(sys.argv[1]), study_name='race', load_if_exists=True)")
-    workers = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
-               for _ in range(4)]
+    workers = [subprocess.Popen([sys.executable, "-c", code, url, str(go), str(i)], cwd=tmp_path, stderr=subprocess.PIPE,
+                                text=True)
+               for i in range(4)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.ready*"))) < len(workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
     errors = [(w.wait(timeout=120), w.stderr.read()) for w in workers]
     assert all(rc == 0 for rc, _ in errors), errors
     assert optuna.get_all_study_names(url) == ["race"]
