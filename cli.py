@@ -62,11 +62,11 @@ def _fmt(value: float | None) -> str:
 @app.command()
 def search(
     task: Annotated[str, typer.Option(help=f"one of {', '.join(TASKS)}")] = "nlp",
-    data: Annotated[Optional[str], typer.Option(help="built-in dataset name or a path [default: the task's built-in]")] = None,
+    data: Annotated[Optional[str], typer.Option(help="built-in dataset name or a path [default: task's]")] = None,
     target: Annotated[Optional[str], typer.Option(help="target column of a table file")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="text column of a table file (nlp)")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="fold score [default: accuracy, or rmse for regression]")] = None,
-    n_trials: Annotated[Optional[int], typer.Option(help="complete+pruned trials the study ends with, in total")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="fold score [default: accuracy, or rmse (regression)]")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(help="complete+pruned trials the study ends with")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="wall-clock cap of this run, seconds")] = None,
     folds: Annotated[int, typer.Option(help="k of the k-fold cross-validation")] = 5,
     seed: Annotated[int, typer.Option(help="fixes the CV splits; seeds sampler and training")] = 0,
@@ -78,7 +78,7 @@ def search(
     optimizers: Annotated[Optional[list[str]], typer.Option(help="restrict optimizers")] = None,
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads per trial [default: 1 for scikit-learn models, all for torch]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="threads per trial [default: 1 sklearn, all torch]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""

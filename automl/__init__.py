@@ -11,6 +11,7 @@ Notebook use::
 
 __version__ = "0.1.0"
 
+from automl import report  # noqa: E402
 from automl.exceptions import (  # noqa: E402
     AutomlError,
     ConfigError,
@@ -19,7 +20,6 @@ from automl.exceptions import (  # noqa: E402
     SearchSpaceError,
     StudyMismatchError,
 )
-from automl import report  # noqa: E402
 from automl.registry import Registry, discover  # noqa: E402
 from automl.search import SearchResult, load_study, search  # noqa: E402
 

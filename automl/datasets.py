@@ -87,7 +87,8 @@ def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | 
     if kind == "classification":
         classes, codes = np.unique(target.astype(str).to_numpy(), return_inverse=True)
         if len(classes) < 2:
-            raise DataError(f"{where}: the target has a single class ({classes[0]!r}); classification needs two or more")
+            raise DataError(f"{where}: the target has a single class ({classes[0]!r}); "
+                            "classification needs two or more")
         y_enc, class_names = codes.astype(np.int64), tuple(str(c) for c in classes)
     else:
         y_enc, class_names = target.to_numpy(dtype=np.float64), None

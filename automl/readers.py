@@ -22,7 +22,8 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV/TSV, Parquet or JSON-lines file into a DataFrame."""
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
+                        f"expected one of {', '.join(TABLE_SUFFIXES)}")
     try:
         if suffix in (".csv", ".tsv"):
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8")
@@ -31,7 +32,8 @@ def read_table(path: Path) -> pd.DataFrame:
         else:
             frame = pd.read_json(path, lines=True, encoding="utf-8")
     except ImportError as exc:
-        raise DataError(f"{path}: reading {suffix} needs an extra package ({exc}); try `pip install 'automl[parquet]'`") from exc
+        raise DataError(f"{path}: reading {suffix} needs an extra package ({exc}); "
+                        "try `pip install 'automl[parquet]'`") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}): re-encode the file as UTF-8") from exc
     except pd.errors.EmptyDataError as exc:
@@ -54,7 +56,8 @@ def _to_nchw(X: np.ndarray, where: str) -> np.ndarray:
     elif X.ndim == 4 and X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
         X = X.transpose(0, 3, 1, 2)
     elif X.ndim != 4:
-        raise DataError(f"{where}: images must be an array of shape (n, H, W), (n, H, W, C) or (n, C, H, W); got {X.shape}")
+        raise DataError(f"{where}: images must be an array of shape (n, H, W), (n, H, W, C) or (n, C, H, W); "
+                        f"got {X.shape}")
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{where}: image array must be numeric, got dtype {X.dtype}")
     X = X.astype(np.float32)

@@ -15,8 +15,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from automl.exceptions import PluginError
-from automl.protocols import (API_VERSION, FAMILIES, GROUPS, KINDS, REGULARIZED_FAMILIES, TASKS, ModelPlugin,
-                              OptimizerPlugin, RegularizerPlugin)
+from automl.protocols import (
+    API_VERSION,
+    FAMILIES,
+    GROUPS,
+    KINDS,
+    REGULARIZED_FAMILIES,
+    TASKS,
+    ModelPlugin,
+    OptimizerPlugin,
+    RegularizerPlugin,
+)
 
 __all__ = ["BASES", "BUILTIN_DISTRIBUTION", "PluginRecord", "Registry", "discover", "find", "load", "validate"]
 

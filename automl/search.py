@@ -137,8 +137,8 @@ def search(
             ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``).
         sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median``, ``percentile`` or ``none``.
         models, optimizers, regularizers: restrict the plugins the search may choose.
-        device: ``auto`` (GPU if present), ``cpu``, ``cuda`` or ``cuda:N``. threads: CPU threads per trial (default: one for
-            scikit-learn models, all cores for torch models).
+        device: ``auto`` (GPU if present), ``cpu``, ``cuda`` or ``cuda:N``.
+        threads: CPU threads per trial (default: one for scikit-learn models, all cores for torch models).
         backend: what runs the trials (``optuna``: in this process).
         progress: show a rich progress bar on stderr.
         registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`).

@@ -49,7 +49,8 @@ def validate_study_name(name: str) -> str:
 def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None:
     """Raise :class:`StudyMismatchError` when ``spec`` differs from the ``stored`` one in anything that matters."""
     wanted = asdict(spec)
-    diffs = [f"{key} {stored.get(key)!r} (this run: {wanted[key]!r})" for key in _CHECKED if stored.get(key) != wanted[key]]
+    diffs = [f"{key} {stored.get(key)!r} (this run: {wanted[key]!r})"
+             for key in _CHECKED if stored.get(key) != wanted[key]]
     if stored.get("fingerprint") != spec.fingerprint:
         diffs.insert(0, f"dataset {stored.get('dataset')!r} from {stored.get('source')!r}")
     for group in ("models", "optimizers", "regularizers"):

@@ -76,7 +76,8 @@ def fit_predict(
     generator = torch.Generator(device=device).manual_seed(problem.seed)
     module = config.model.plugin.build(params, problem)
     if not isinstance(module, torch.nn.Module):
-        raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(module).__name__}, not nn.Module")
+        raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(module).__name__}, "
+                          "not nn.Module")
     for record, reg_params in config.regularizers:
         record.plugin.configure_module(reg_params, module)
     module.to(device)

@@ -18,12 +18,12 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from automl_cli import app
 from optuna.trial import TrialState
 from typer.testing import CliRunner, Result
 
 import automl
 from automl.exceptions import AutomlError, ConfigError
-from automl_cli import app
 
 HGB = "hist_gradient_boosting"
 ORIGIN = f"automl {automl.__version__}"

@@ -244,8 +244,8 @@ def test_keyboard_interrupt_is_not_swallowed(install):
         ({"kinds": "frozenset({'ranking'})"}, "kinds must be a non-empty subset of ('classification', 'regression')"),
         ({"kinds": "[]"}, "kinds must be a non-empty subset"),
     ],
-    ids=["plain-class", "wrong-base", "no-build", "no-search-space", "no-name", "unknown-task", "tasks-str", "tasks-empty",
-         "no-tasks", "bad-family", "no-family", "bad-kinds", "empty-kinds"],
+    ids=["plain-class", "wrong-base", "no-build", "no-search-space", "no-name", "unknown-task", "tasks-str",
+         "tasks-empty", "no-tasks", "bad-family", "no-family", "bad-kinds", "empty-kinds"],
 )
 def test_a_model_of_the_wrong_shape_is_broken(install, attrs, expected):
     _, record = one_model(install, model_source(**attrs))

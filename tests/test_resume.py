@@ -12,7 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from automl.resume import WORKER_ATTR, counted_trials, recover_dead_workers, record_worker
+from automl.resume import WORKER_ATTR, counted_trials, record_worker, recover_dead_workers
 from automl.storage import open_storage
 
 

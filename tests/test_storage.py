@@ -56,8 +56,8 @@ def test_processes_creating_a_brand_new_database_at_once_do_not_crash(tmp_path: 
             "go = pathlib.Path(sys.argv[2])\n"
             "while not go.exists(): pass\n"
             "optuna.create_study(storage=open_storage(sys.argv[1]), study_name='race', load_if_exists=True)")
-    workers = [subprocess.Popen([sys.executable, "-c", code, url, str(go), str(i)], cwd=tmp_path, stderr=subprocess.PIPE,
-                                text=True)
+    workers = [subprocess.Popen([sys.executable, "-c", code, url, str(go), str(i)], cwd=tmp_path,
+                                stderr=subprocess.PIPE, text=True)
                for i in range(4)]
     deadline = time.monotonic() + 120
     while len(list(tmp_path.glob("go.ready*"))) < len(workers) and time.monotonic() < deadline:

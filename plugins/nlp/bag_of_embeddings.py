@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
+
 from ._tokens import PAD, TokenIndexer
 
 

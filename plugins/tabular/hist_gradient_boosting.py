@@ -36,7 +36,8 @@ class HistGradientBoosting(ModelPlugin):
         return ordinal_columns()
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> Any:
-        estimator = HistGradientBoostingClassifier if problem.kind == "classification" else HistGradientBoostingRegressor
+        classification = problem.kind == "classification"
+        estimator = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
         return estimator(learning_rate=params["learning_rate"], max_leaf_nodes=params["max_leaf_nodes"],
                          min_samples_leaf=params["min_samples_leaf"], l2_regularization=params["l2_regularization"],
                          max_iter=300, early_stopping=True, random_state=problem.seed)
