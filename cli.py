@@ -13,11 +13,13 @@ from typing import Annotated, Optional
 import optuna
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import automl
 from automl.exceptions import AutomlError
-from automl.protocols import TASKS
+from automl.protocols import GROUPS, TASKS
+from automl.testing import check_record
 
 app = typer.Typer(help="Plugin-based AutoML: k-fold CV hyperparameter search on Optuna.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -155,15 +157,21 @@ def show(
 
 
 @plugins_app.command("list")
-def plugins_list(task: Annotated[Optional[str], typer.Option(help="only models serving this task")] = None) -> None:
+def plugins_list(
+    task: Annotated[Optional[str], typer.Option(help="only models serving this task")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="only this kind: model, optimizer or regularizer")] = None,
+) -> None:
     """List plugins: name, kind, tasks or families, origin distribution and version, status."""
     with _errors():
         if task is not None and task not in TASKS:
             raise automl.ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-        registry = automl.discover()
+        if kind is not None and kind not in GROUPS:
+            raise automl.ConfigError(f"unknown plugin kind {kind!r}; choose one of {', '.join(GROUPS)}")
         table = Table("name", "kind", "applies to", "origin", "status")
-        for record in registry.records:
+        for record in automl.discover().records:
             plugin = record.plugin
+            if kind is not None and record.kind != kind:
+                continue
             if record.kind == "model":
                 if task is not None and record.ok and task not in plugin.tasks:
                     continue
@@ -172,9 +180,34 @@ def plugins_list(task: Annotated[Optional[str], typer.Option(help="only models s
                 applies = "/".join(sorted(plugin.families)) if record.ok else "?"
             else:
                 applies = "torch"
-            status = "ok" if record.ok else f"[red]broken[/red]: {record.error}"
+            status = "ok" if record.ok else f"[red]{record.status}[/red]: {escape(record.error or '')}"
             table.add_row(record.name, record.kind, applies, record.origin, status)
         out.print(table)
+
+
+@plugins_app.command("check")
+def plugins_check(
+    names: Annotated[Optional[list[str]], typer.Argument(help="plugins to check [default: all]")] = None,
+    samples: Annotated[int, typer.Option(help="search-space draws per plugin", min=1)] = 5,
+) -> None:
+    """Check installed plugins: shape, search-space draws, and a tiny fit on generated data. Exit 1 on a failure."""
+    with _errors():
+        registry = automl.discover()
+        records = [r for r in registry.records if not names or r.name in names]
+        unknown = sorted(set(names or ()) - {r.name for r in records})
+        if unknown:
+            raise automl.PluginError(f"no installed plugin named {', '.join(unknown)}")
+        table = Table("name", "kind", "origin", "result", "detail")
+        failed = 0
+        for record in records:
+            result = check_record(record, n_samples=samples, builtins=registry)
+            failed += not result.ok
+            table.add_row(record.name, record.kind, record.origin, "pass" if result.ok else "[red]FAIL[/red]",
+                          escape(result.detail))
+        out.print(table)
+        if failed:
+            err.print(f"{failed} of {len(records)} plugins failed their checks")
+            raise typer.Exit(1)
 
 
 def main() -> None:

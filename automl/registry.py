@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import inspect
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,10 +28,15 @@ from automl.protocols import (
     RegularizerPlugin,
 )
 
-__all__ = ["BASES", "BUILTIN_DISTRIBUTION", "PluginRecord", "Registry", "discover", "find", "load", "validate"]
+__all__ = ["ALLOW_ENV", "BASES", "BUILTIN_DISTRIBUTION", "NO_AUTOLOAD_ENV", "PluginRecord", "Registry", "allowed",
+           "discover", "find", "load", "shape_error", "validate"]
 
 #: Distribution whose entry points count as built-in.
 BUILTIN_DISTRIBUTION = "automl"
+#: Set (to anything but empty) to load only the built-ins and the plugins named in :data:`ALLOW_ENV`.
+NO_AUTOLOAD_ENV = "AUTOML_DISABLE_PLUGIN_AUTOLOAD"
+#: Comma-separated plugin (entry-point) or distribution names loaded while autoloading is disabled.
+ALLOW_ENV = "AUTOML_PLUGINS"
 
 #: The base class a plugin of each kind subclasses (it supplies the optional hooks' defaults).
 BASES: dict[str, type] = {"model": ModelPlugin, "optimizer": OptimizerPlugin, "regularizer": RegularizerPlugin}
@@ -47,6 +53,7 @@ class PluginRecord:
     version: str | None
     plugin: Any = None
     error: str | None = None
+    disabled: bool = False
     entry_point: metadata.EntryPoint | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -63,6 +70,11 @@ class PluginRecord:
     def origin(self) -> str:
         """``distribution version`` of the package that registered the entry point."""
         return f"{self.distribution or '?'} {self.version or '?'}"
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``disabled`` (not loaded, see :data:`NO_AUTOLOAD_ENV`) or ``broken``."""
+        return "ok" if self.ok else "disabled" if self.disabled else "broken"
 
     def broken(self, reason: str) -> PluginRecord:
         """This record marked broken with ``reason``."""
@@ -103,7 +115,8 @@ def load(record: PluginRecord) -> PluginRecord:
     return replace(record, plugin=plugin)
 
 
-def _shape_error(record: PluginRecord) -> str | None:
+def shape_error(record: PluginRecord) -> str | None:
+    """Why a loaded plugin does not fit the protocol of its kind, or ``None``."""
     plugin = record.plugin
     base = BASES[record.kind]
     if not isinstance(plugin, base):
@@ -143,7 +156,7 @@ def validate(records: Sequence[PluginRecord]) -> list[PluginRecord]:
     out = []
     for record in sorted(records, key=lambda r: (not r.builtin, r.kind, r.name)):
         if record.ok:
-            reason = _shape_error(record)
+            reason = shape_error(record)
             key = (record.kind, record.name)
             if reason is None and not record.builtin and key in builtin_names:
                 reason = f"reuses the name of the built-in {record.kind} {record.name!r}"
@@ -198,6 +211,23 @@ class Registry:
         return [r for r in self._ok("regularizer") if family is None or family in r.plugin.families]
 
 
+def allowed(record: PluginRecord) -> bool:
+    """Whether ``record`` may be loaded: always, unless ``$AUTOML_DISABLE_PLUGIN_AUTOLOAD`` is set; then only
+    built-ins and the plugins or distributions named in ``$AUTOML_PLUGINS``."""
+    if not os.environ.get(NO_AUTOLOAD_ENV) or record.builtin:
+        return True
+    names = {name.strip() for name in os.environ.get(ALLOW_ENV, "").split(",") if name.strip()}
+    return record.name in names or record.distribution in names
+
+
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Registry:
-    """Find, load and validate every installed plugin (or those of ``entry_points``)."""
-    return Registry(validate([load(record) for record in find(entry_points)]))
+    """Find, load and validate every installed plugin (or those of ``entry_points``), but for those
+    :func:`allowed` keeps out, which are listed as disabled without being imported."""
+    records = []
+    for record in find(entry_points):
+        if allowed(record):
+            records.append(load(record))
+        else:
+            reason = f"not loaded: {NO_AUTOLOAD_ENV} is set and {ALLOW_ENV} names neither it nor its distribution"
+            records.append(replace(record.broken(reason), disabled=True))
+    return Registry(validate(records))

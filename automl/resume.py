@@ -16,7 +16,8 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from automl.storage import MAX_RETRY, no_experimental_warnings
+from automl.quiet import no_experimental_warnings
+from automl.storage import MAX_RETRY
 
 __all__ = ["COUNTED", "INTERRUPTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker",
            "requeue_interrupted"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 
 from automl.exceptions import ConfigError
-from automl.storage import no_experimental_warnings
+from automl.quiet import no_experimental_warnings
 
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
 

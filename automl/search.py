@@ -21,6 +21,7 @@ from automl.metrics import get_metric
 from automl.objective import Objective
 from automl.progress import SearchProgress
 from automl.protocols import TASKS
+from automl.quiet import quiet_optuna_logs
 from automl.registry import Registry, discover
 from automl.resume import recover_dead_workers, requeue_interrupted
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
@@ -84,17 +85,6 @@ def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, 
         if names is not None and not names:
             raise ConfigError(f"{kind} restriction names no plugin; leave it out to allow all")
     validate_device(device)
-
-
-@contextlib.contextmanager
-def _quiet_optuna(enabled: bool):  # type: ignore[no-untyped-def]
-    before = optuna.logging.get_verbosity()
-    if enabled:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
 
 
 def search(
@@ -167,7 +157,7 @@ def search(
     url = resolve_url(storage)
     name = study or f"{task}-{dataset.name}"
     objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
-    with _quiet_optuna(progress):
+    with quiet_optuna_logs(progress):
         rdb = open_storage(url)
         opened = open_study(rdb, name, spec, make_sampler(sampler, seed), make_pruner(pruner))
         # re-seed from the study's history, so a resumed run does not replay the first run's random proposals

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +12,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from automl.exceptions import ConfigError
+from automl.quiet import no_experimental_warnings
 
-__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "no_experimental_warnings",
-           "open_storage", "resolve_url"]
+__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "open_storage",
+           "resolve_url"]
 
 #: Storage used when neither an explicit URL nor ``$AUTOML_STORAGE`` is given (relative to the working directory).
 DEFAULT_STORAGE = "sqlite:///studies/automl.db"
@@ -25,15 +25,6 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
 #: How many times the configuration of a trial whose worker died is tried again.
 MAX_RETRY = 3
-
-
-@contextlib.contextmanager
-def no_experimental_warnings() -> Iterator[None]:
-    """Silence Optuna's ExperimentalWarning for the stable-in-practice features automl relies on
-    (heartbeats, stale-trial retries, grouped TPE)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        yield
 
 
 def resolve_url(url: str | None = None) -> str:

@@ -309,3 +309,34 @@ def test_show_lists_failed_trials_with_their_reason(copy_url: str) -> None:
 def test_show_unknown_study_lists_the_existing_ones(searched: Searched) -> None:
     assert searched.result.exit_code == 0
     assert_one_error_line(invoke("show", "nope", "--storage", searched.url), "no study 'nope'", "studies: s")
+
+
+# -- plugins check / --kind ---------------------------------------------------------------------------------------
+
+
+def test_plugins_check_passes_for_every_builtin() -> None:
+    result = invoke("plugins", "check", "--samples", "2")
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    assert set(table.column(0)) == set(BUILTINS)
+    assert set(table.column(3)) == {"pass"}
+
+
+def test_plugins_check_named_plugins_only() -> None:
+    result = invoke("plugins", "check", "mlp", "sgd", "--samples", "1")
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    assert sorted(table.column(0)) == ["mlp", "sgd"]
+
+
+def test_plugins_check_unknown_name_is_one_error_line() -> None:
+    assert_one_error_line(invoke("plugins", "check", "nope"), "no installed plugin named nope")
+
+
+def test_plugins_list_kind_filter() -> None:
+    result = invoke("plugins", "list", "--kind", "optimizer")
+    assert result.exit_code == 0, result.output
+    (table,) = tables(result.stdout)
+    assert set(table.column(1)) == {"optimizer"}
+    assert set(table.column(0)) == {name for name, kind in BUILTINS.items() if kind == "optimizer"}
+    assert_one_error_line(invoke("plugins", "list", "--kind", "sampler"), "unknown plugin kind 'sampler'")

@@ -431,3 +431,30 @@ def test_records_order_builtins_first():
     registry = discover()
     flags = [r.builtin for r in registry.records]
     assert flags == sorted(flags, reverse=True)
+
+
+# -- allow-list ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allow", ["knn", "fake-knn", " unrelated , knn "])
+def test_disabled_autoload_loads_builtins_and_the_allowed_plugins_only(install, monkeypatch, allow):
+    allowed_module, other_module = unique_module(), unique_module()
+    install("fake-knn", entry_points={"automl.models": {"knn": f"{allowed_module}:Plugin"}},
+            modules={allowed_module: model_source()})
+    install("fake-other", entry_points={"automl.models": {"other": f"{other_module}:Plugin"}},
+            modules={other_module: model_source(name="'other'")})
+    monkeypatch.setenv("AUTOML_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("AUTOML_PLUGINS", allow)
+    registry = discover()
+    assert record_of(registry, "model", "knn").ok
+    other = record_of(registry, "model", "other")
+    assert other.status == "disabled" and "AUTOML_DISABLE_PLUGIN_AUTOLOAD" in other.error
+    assert other_module not in sys.modules  # never imported
+    assert all(r.ok for r in registry.records if r.builtin)
+
+
+def test_autoload_is_the_default(install, monkeypatch):
+    module = unique_module()
+    install("fake-knn", entry_points={"automl.models": {"knn": f"{module}:Plugin"}}, modules={module: model_source()})
+    monkeypatch.delenv("AUTOML_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    assert record_of(discover(), "model", "knn").status == "ok"

@@ -38,4 +38,4 @@ class PixelSVC(ModelPlugin):
         return make_pipeline(FunctionTransformer(flatten), StandardScaler())
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> SVC:
-        return SVC(C=params["C"], gamma=params["gamma"], probability=False)
+        return SVC(C=params["C"], gamma=params["gamma"])

@@ -1,0 +1,143 @@
+"""Conformance checks for plugins: what ``automl plugins check`` runs, importable by plugin authors' own tests.
+
+Use it from pytest::
+
+    from automl.testing import check_plugin
+
+    def test_conformance():
+        check_plugin(MyModel(), "model")      # raises PluginCheckError naming what failed
+
+Each check validates the plugin's shape (as discovery does), samples its search space several times through the
+same namespaced, validating view the engine uses, then composes a real configuration with it and runs 2-fold
+cross-validation on a small generated dataset of every task and problem kind it serves (torch models train with
+the built-in ``adamw``; optimizers and regularizers are exercised on the built-in ``mlp``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from automl.cv import FoldReporter, cross_validate, make_splits
+from automl.datasets import Dataset, make_dataset
+from automl.exceptions import AutomlError
+from automl.metrics import get_metric
+from automl.quiet import quiet_optuna_logs
+from automl.registry import PluginRecord, Registry, discover, shape_error
+from automl.space import Candidates, compose
+
+__all__ = ["CheckResult", "PluginCheckError", "check_plugin", "check_record", "synthetic_dataset"]
+
+_WORDS = ("good", "great", "fine", "bad", "awful", "poor", "movie", "plot", "actor", "scene")
+
+
+class PluginCheckError(AutomlError, AssertionError):
+    """A plugin failed a conformance check; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of checking one plugin."""
+
+    kind: str
+    name: str
+    origin: str
+    ok: bool
+    detail: str
+
+
+def synthetic_dataset(task: str, kind: str = "classification", n: int = 60, seed: int = 0) -> Dataset:
+    """A small learnable dataset of ``task`` (two classes, or a noisy linear target for regression)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    if task == "nlp":
+        texts = [" ".join([*rng.choice(_WORDS[:3] if label else _WORDS[3:6], 3), *rng.choice(_WORDS[6:], 3)])
+                 for label in y]
+        return make_dataset("synthetic", task, np.array(texts, dtype=object), np.where(y, "pos", "neg"), "builtin",
+                            kind="classification")
+    if task == "vision":
+        X = rng.random((n, 1, 8, 8)).astype(np.float32) * 0.2
+        X[y == 1, :, :4, :] += 0.8
+        return make_dataset("synthetic", task, X, y, "builtin", kind="classification")
+    X = rng.normal(size=(n, 4))
+    target: Any = X @ np.array([1.0, -1.0, 0.5, 0.0]) + rng.normal(scale=0.1, size=n) if kind == "regression" else y
+    if kind == "classification":
+        X[:, 0] += 2.0 * y
+    return make_dataset("synthetic", task, pd.DataFrame(X, columns=list("abcd")), target, "builtin", kind=kind)
+
+
+def _record(plugin: Any, kind: str) -> PluginRecord:
+    return PluginRecord(kind, getattr(plugin, "name", type(plugin).__name__), "", "(checked directly)", None,
+                        plugin=plugin)
+
+
+def _runs(record: PluginRecord, builtins: Registry) -> list[tuple[Dataset, Candidates, dict[str, Any]]]:
+    """The (dataset, candidates, fixed params) combinations that exercise ``record``."""
+    if record.kind == "model":
+        plugin = record.plugin
+        optimizers = (builtins.get("optimizer", "adamw"),) if plugin.family == "torch" else ()
+        return [(synthetic_dataset(task, kind), Candidates((record,), optimizers, ()), {})
+                for task in sorted(plugin.tasks) for kind in sorted(plugin.kinds)
+                if not (task != "tabular" and kind == "regression")]
+    mlp, adamw = builtins.get("model", "mlp"), builtins.get("optimizer", "adamw")
+    data = synthetic_dataset("tabular")
+    if record.kind == "optimizer":
+        return [(data, Candidates((mlp,), (record,), ()), {})]
+    return [(data, Candidates((mlp,), (adamw,), (record,)), {f"regularizer.{record.name}": True})]
+
+
+def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
+                 builtins: Registry | None = None) -> CheckResult:
+    """Check one discovered plugin: shape, ``n_samples`` draws of its space, a tiny CV fit per task and kind."""
+    if not record.ok:
+        return CheckResult(record.kind, record.name, record.origin, False, f"broken: {record.error}")
+    reason = shape_error(record)
+    if reason is not None:
+        return CheckResult(record.kind, record.name, record.origin, False, reason)
+    builtins = builtins or discover()
+    try:
+        runs = _runs(record, builtins)
+        for data, cands, fixed in runs:
+            metric = get_metric(None, data.kind)
+            with quiet_optuna_logs():
+                study = optuna.create_study(direction=metric.direction,
+                                            sampler=optuna.samplers.RandomSampler(seed=seed))
+            for sample in range(n_samples):
+                if fixed:
+                    study.enqueue_trial(fixed)
+                trial = study.ask()
+                config = compose(trial, cands)
+                if sample < n_samples - 1:  # the last draw is also fitted
+                    study.tell(trial, 0.0)
+                    continue
+                result = cross_validate(config, data, make_splits(data, 2, seed), metric, FoldReporter(trial, metric),
+                                        seed=seed, device=_cpu() if config.optimizer is not None else None)
+                if not math.isfinite(result.mean):
+                    raise PluginCheckError(f"{data.task} {data.kind}: CV score is {result.mean}")
+                study.tell(trial, result.mean)
+    except optuna.TrialPruned:  # cannot happen without a pruner, but a plugin may raise it
+        return CheckResult(record.kind, record.name, record.origin, False, "raised TrialPruned during a check fit")
+    except Exception as exc:  # a plugin check reports, it never crashes the host
+        return CheckResult(record.kind, record.name, record.origin, False, f"{type(exc).__name__}: {exc}")
+    tasks = ", ".join(f"{d.task}/{d.kind}" for d, _, _ in runs)
+    return CheckResult(record.kind, record.name, record.origin, True, f"{n_samples} draws; fit {tasks}")
+
+
+def _cpu() -> Any:
+    import torch
+
+    return torch.device("cpu")
+
+
+def check_plugin(plugin: Any, kind: str, n_samples: int = 5, seed: int = 0) -> CheckResult:
+    """Check a plugin object of ``kind`` (``"model"``, ``"optimizer"``, ``"regularizer"``) as
+    ``automl plugins check`` does; raise :class:`PluginCheckError` with the reason when it fails."""
+    result = check_record(_record(plugin, kind), n_samples=n_samples, seed=seed)
+    if not result.ok:
+        raise PluginCheckError(f"{kind} plugin {result.name!r}: {result.detail}")
+    return result

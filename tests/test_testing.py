@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from automl.protocols import API_VERSION, ModelPlugin, OptimizerPlugin
+from automl.registry import discover
+from automl.testing import PluginCheckError, check_plugin, check_record, synthetic_dataset
+
+REGISTRY = discover()
+
+
+@pytest.mark.parametrize("record", [r for r in REGISTRY.records if r.builtin], ids=lambda r: f"{r.kind}-{r.name}")
+def test_every_builtin_passes_its_conformance_checks(record: Any) -> None:
+    result = check_record(record, n_samples=3, builtins=REGISTRY)
+    assert result.ok, result.detail
+
+
+@pytest.mark.parametrize(("task", "kind"), [("nlp", "classification"), ("vision", "classification"),
+                                            ("tabular", "classification"), ("tabular", "regression")])
+def test_synthetic_datasets(task: str, kind: str) -> None:
+    data = synthetic_dataset(task, kind)
+    assert (data.task, data.kind, len(data)) == (task, kind, 60)
+    assert data.n_outputs == (2 if kind == "classification" else 1)
+
+
+class _Knn(ModelPlugin):
+    name = "knn"
+    api_version = API_VERSION
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_int("k", 1, 5)
+
+    def build(self, params: Any, problem: Any) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(n_neighbors=params["k"])
+
+
+def test_a_good_third_party_model_passes() -> None:
+    result = check_plugin(_Knn(), "model", n_samples=2)
+    assert result.ok and "tabular/classification" in result.detail
+
+
+class _BadRange(_Knn):
+    def search_space(self, space: Any) -> None:
+        space.suggest_int("k", 5, 1)
+
+
+class _BuildRaises(_Knn):
+    def build(self, params: Any, problem: Any) -> Any:
+        raise RuntimeError("cannot build")
+
+
+class _NoApiVersion(ModelPlugin):
+    name = "x"
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def build(self, params: Any, problem: Any) -> Any:
+        return None
+
+
+@pytest.mark.parametrize(("plugin", "message"), [
+    (_BadRange(), "parameter 'k': low=5 is greater than high=1"),
+    (_BuildRaises(), "RuntimeError: cannot build"),
+    (_NoApiVersion(), "declares no api_version"),
+])
+def test_failing_models_are_reported_with_the_reason(plugin: Any, message: str) -> None:
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin, "model", n_samples=2)
+
+
+class _NotAnOptimizer(OptimizerPlugin):
+    name = "broken_opt"
+    api_version = API_VERSION
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_float("lr", 1e-3, 1e-1, log=True)
+
+    def build(self, params: Any, parameters: Any, overrides: Any) -> Any:
+        return "not an optimizer"
+
+
+def test_an_optimizer_is_exercised_in_a_real_training_loop() -> None:
+    with pytest.raises(PluginCheckError, match="broken_opt"):
+        check_plugin(_NotAnOptimizer(), "optimizer", n_samples=1)
+
+
+def test_a_good_optimizer_passes() -> None:
+    class Adagrad(_NotAnOptimizer):
+        name = "adagrad"
+
+        def build(self, params: Any, parameters: Any, overrides: Any) -> Any:
+            return torch.optim.Adagrad(parameters, lr=params["lr"])
+
+    assert check_plugin(Adagrad(), "optimizer", n_samples=1).ok
