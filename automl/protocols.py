@@ -15,10 +15,15 @@ Life of one trial, as the engine drives it::
         model      .build(params, problem)         # an unfitted estimator (sklearn) or nn.Module (torch)
         torch only:
             regularizer.configure_module(params, module)
+            regularizer.loss_options(params)                            # e.g. label smoothing
             optimizer  .build(params, module.parameters(), overrides)   # overrides from the regularizers
             optimizer  .scheduler(params, optimizer, total_steps)
-            each step: loss += regularizer.loss_penalty(params, module)
-            early stopping: regularizer.early_stopping(params)
+            regularizer.early_stopping(params)
+            each training batch:
+                X, Y = regularizer.transform_batch(params, X, Y, generator)   # mixup, augmentation
+                loss += regularizer.loss_penalty(params, module)
+                loss.backward(); regularizer.after_backward(params, module)  # e.g. gradient clipping
+                optimizer.step(); scheduler.step()
 """
 
 from __future__ import annotations
@@ -215,9 +220,25 @@ class RegularizerPlugin:
     def configure_module(self, params: Mapping[str, Any], module: torch.nn.Module) -> None:
         """Change the freshly built module in place (e.g. dropout rates). Called once per fold."""
 
+    def loss_options(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Keyword arguments of the classification loss, ``torch.nn.CrossEntropyLoss`` (e.g.
+        ``label_smoothing``). Called once per fold; ignored for regression."""
+        return {}
+
+    def transform_batch(
+        self, params: Mapping[str, Any], X: torch.Tensor, Y: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Change one training batch (mixup, image augmentation) and return it. ``Y`` holds class-probability
+        rows (classification) or standardized values (regression). Called for every training batch, never for
+        validation rows; draw randomness from ``generator`` so trials stay reproducible."""
+        return X, Y
+
     def loss_penalty(self, params: Mapping[str, Any], module: torch.nn.Module) -> torch.Tensor | None:
         """A term added to every batch's loss, or ``None``. Called at each training step."""
         return None
+
+    def after_backward(self, params: Mapping[str, Any], module: torch.nn.Module) -> None:
+        """Act on the gradients before the optimizer steps (e.g. clip them). Called at each training step."""
 
     def early_stopping(self, params: Mapping[str, Any]) -> EarlyStopping | None:
         """A stopping policy for the training loop, or ``None``. Called once per fold."""

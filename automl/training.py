@@ -88,7 +88,10 @@ def fit_predict(
     classification = problem.kind == "classification"
     if classification:
         y = torch.as_tensor(y_train, dtype=torch.long, device=device)
-        loss_fn: torch.nn.Module = torch.nn.CrossEntropyLoss()
+        options: dict[str, Any] = {}
+        for record, reg_params in config.regularizers:
+            options.update(record.plugin.loss_options(reg_params))
+        loss_fn: torch.nn.Module = torch.nn.CrossEntropyLoss(**options)
         y_mean, y_std = 0.0, 1.0
     else:  # regression: learn the standardized target, answer in the original units
         y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
@@ -116,8 +119,13 @@ def fit_predict(
         order = torch.randperm(len(X), generator=generator, device=device)
         for start in range(0, len(X), settings.batch_size):
             batch = order[start : start + settings.batch_size]
+            X_batch, Y_batch = X[batch], y[batch]
+            if classification:  # class-probability rows, so batch transforms such as mixup can mix them
+                Y_batch = torch.nn.functional.one_hot(Y_batch, problem.n_outputs).float()
+            for record, reg_params in config.regularizers:
+                X_batch, Y_batch = record.plugin.transform_batch(reg_params, X_batch, Y_batch, generator)
             with autocast:
-                loss = loss_fn(module(X[batch]).float(), y[batch])
+                loss = loss_fn(module(X_batch).float(), Y_batch)
             for record, reg_params in config.regularizers:
                 penalty = record.plugin.loss_penalty(reg_params, module)
                 if penalty is not None:
@@ -126,6 +134,8 @@ def fit_predict(
                 raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for record, reg_params in config.regularizers:
+                record.plugin.after_backward(reg_params, module)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

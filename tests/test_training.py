@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from automl.exceptions import PluginError
-from automl.protocols import ModelPlugin, Problem, TrainSettings
+from automl.protocols import API_VERSION, ModelPlugin, Problem, RegularizerPlugin, TrainSettings
 from automl.registry import PluginRecord, discover
 from automl.space import Config
 from automl.training import fit_predict
@@ -163,3 +163,46 @@ def test_build_must_return_a_module() -> None:
     X, y = _blobs()
     with pytest.raises(PluginError, match="build\\(\\) returned str, not nn.Module"):
         fit_predict(_config(NotAModule()), _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+
+
+class _Recorder(RegularizerPlugin):
+    """Records what the training loop hands to the batch, loss and gradient hooks."""
+
+    name = "recorder"
+    api_version = API_VERSION
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, torch.Tensor]] = []
+        self.backward_calls = 0
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def loss_options(self, params: Any) -> dict:
+        return {"label_smoothing": params["smoothing"]}
+
+    def transform_batch(self, params: Any, X: torch.Tensor, Y: torch.Tensor,
+                        generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        self.batches.append((len(X), Y.clone()))
+        return X, Y
+
+    def after_backward(self, params: Any, module: nn.Module) -> None:
+        self.backward_calls += 1
+        assert all(p.grad is not None for p in module.parameters() if p.requires_grad)
+
+
+def test_regularizer_hooks_see_training_batches_with_probability_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    losses: list[dict] = []
+    original = torch.nn.CrossEntropyLoss
+    monkeypatch.setattr(torch.nn, "CrossEntropyLoss", lambda **kw: losses.append(kw) or original(**kw))
+    recorder = _Recorder()
+    config = _config(Linear(epochs=2))
+    config.regularizers.append((PluginRecord("regularizer", "recorder", "x:y", "t", "1", plugin=recorder),
+                                {"smoothing": 0.2}))
+    X, y = _blobs(100)
+    fit_predict(config, _problem("classification", 2), X[:80], y[:80], X[80:], device=torch.device("cpu"))
+    assert losses == [{"label_smoothing": 0.2}]
+    assert sum(n for n, _ in recorder.batches) == 2 * 80  # every training row, twice; no validation row
+    assert recorder.backward_calls == len(recorder.batches) == 2 * 5  # 80 rows / batch 16
+    targets = torch.cat([Y for _, Y in recorder.batches])
+    assert targets.shape[1] == 2 and torch.allclose(targets.sum(1), torch.ones(len(targets)))
