@@ -201,13 +201,15 @@ class RegularizerPlugin:
     """Base class of regularizer plugins (``automl.regularizers``).
 
     The engine offers a regularizer for models of its ``families`` (a subset of :data:`REGULARIZED_FAMILIES`)
-    and searches whether it is on. Override the hooks that make up its effect; the others are no-ops.
+    on its ``tasks``, and searches whether it is on. Override the hooks that make up its effect; the others are no-ops.
     Class attributes to set: ``name`` and ``api_version``.
     """
 
     name: ClassVar[str]
     api_version: ClassVar[int]
     families: ClassVar[frozenset[str]] = frozenset({"torch"})
+    #: Tasks it applies to (``None``: every task); e.g. image augmentation sets ``frozenset({"vision"})``.
+    tasks: ClassVar[frozenset[str] | None] = None
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this regularizer's parameters. Called once per trial, only when it is switched on."""

@@ -146,6 +146,10 @@ def shape_error(record: PluginRecord) -> str | None:
         if not isinstance(families, (set, frozenset, tuple, list)) or not families or not set(families) <= set(
                 REGULARIZED_FAMILIES):
             return f"families must be a non-empty subset of {REGULARIZED_FAMILIES}, got {families!r}"
+        tasks = getattr(plugin, "tasks", None)
+        if tasks is not None and (not isinstance(tasks, (set, frozenset, tuple, list)) or not tasks
+                                  or not set(tasks) <= set(TASKS)):
+            return f"tasks must be None or a non-empty subset of {TASKS}, got {tasks!r}"
     return None
 
 
@@ -206,9 +210,10 @@ class Registry:
         """Working optimizer plugins."""
         return self._ok("optimizer")
 
-    def regularizers(self, family: str | None = None) -> list[PluginRecord]:
-        """Working regularizer plugins applying to ``family`` (all when ``None``)."""
-        return [r for r in self._ok("regularizer") if family is None or family in r.plugin.families]
+    def regularizers(self, family: str | None = None, task: str | None = None) -> list[PluginRecord]:
+        """Working regularizer plugins applying to ``family`` and ``task`` (all when ``None``)."""
+        return [r for r in self._ok("regularizer") if (family is None or family in r.plugin.families)
+                and (task is None or r.plugin.tasks is None or task in r.plugin.tasks)]
 
 
 def allowed(record: PluginRecord) -> bool:

@@ -135,7 +135,8 @@ def candidates(registry: Registry, task: str, kind: str, selection: Selection) -
     optimizers = _restrict("optimizer", registry.optimizers(), selection.optimizers, registry, "")
     if torch_used and not optimizers:
         raise PluginError("torch models need an optimizer plugin, and none is available")
-    regularizers = _restrict("regularizer", registry.regularizers(), selection.regularizers, registry, "")
+    regularizers = _restrict("regularizer", registry.regularizers(task=task), selection.regularizers, registry,
+                             f"to {task}")
     families = {r.plugin.family for r in models}
     regularizers = tuple(r for r in regularizers if families & set(r.plugin.families))
     return Candidates(models, optimizers if torch_used else (), regularizers)

@@ -10,7 +10,8 @@ Use it from pytest::
 Each check validates the plugin's shape (as discovery does), samples its search space several times through the
 same namespaced, validating view the engine uses, then composes a real configuration with it and runs 2-fold
 cross-validation on a small generated dataset of every task and problem kind it serves (torch models train with
-the built-in ``adamw``; optimizers and regularizers are exercised on the built-in ``mlp``).
+the built-in ``adamw``; optimizers are exercised on the built-in ``mlp``, regularizers on the built-in torch model
+of each task they apply to).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from automl.space import Candidates, compose
 
 __all__ = ["CheckResult", "PluginCheckError", "check_plugin", "check_record", "synthetic_dataset"]
 
+#: The built-in torch model a regularizer is exercised on, by task.
+_TORCH_MODEL = {"tabular": "mlp", "vision": "small_cnn", "nlp": "bag_of_embeddings"}
 _WORDS = ("good", "great", "fine", "bad", "awful", "poor", "movie", "plot", "actor", "scene")
 
 
@@ -84,11 +87,12 @@ def _runs(record: PluginRecord, builtins: Registry) -> list[tuple[Dataset, Candi
         return [(synthetic_dataset(task, kind), Candidates((record,), optimizers, ()), {})
                 for task in sorted(plugin.tasks) for kind in sorted(plugin.kinds)
                 if not (task != "tabular" and kind == "regression")]
-    mlp, adamw = builtins.get("model", "mlp"), builtins.get("optimizer", "adamw")
-    data = synthetic_dataset("tabular")
+    adamw = builtins.get("optimizer", "adamw")
     if record.kind == "optimizer":
-        return [(data, Candidates((mlp,), (record,), ()), {})]
-    return [(data, Candidates((mlp,), (adamw,), (record,)), {f"regularizer.{record.name}": True})]
+        return [(synthetic_dataset("tabular"), Candidates((builtins.get("model", "mlp"),), (record,), ()), {})]
+    tasks = sorted(record.plugin.tasks) if record.plugin.tasks is not None else ["tabular"]
+    return [(synthetic_dataset(task), Candidates((builtins.get("model", _TORCH_MODEL[task]),), (adamw,), (record,)),
+             {f"regularizer.{record.name}": True}) for task in tasks]
 
 
 def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
