@@ -100,14 +100,17 @@ def search(
             err.print(f"failed and re-queued trials {result.recovered} left running by a dead worker")
         if quiet:
             out.print(f"{row.name}: best {row.metric} {best} ({counts})", highlight=False)
-            return
-        table = Table(title=f"study {row.name}  ({result.storage})", show_header=False)
-        table.add_row(f"best {folds}-fold CV {row.metric}", best)
-        table.add_row("trials", counts)
-        if row.best_value is not None:
-            for name, value in result.best_params.items():
-                table.add_row(name, str(value))
-        out.print(table)
+        else:
+            table = Table(title=f"study {row.name}  ({result.storage})", show_header=False)
+            table.add_row(f"best {folds}-fold CV {row.metric}", best)
+            table.add_row("trials", counts)
+            if row.best_value is not None:
+                for name, value in result.best_params.items():
+                    table.add_row(name, str(value))
+            out.print(table)
+        if row.best_value is None:
+            err.print(f"no trial completed; `automl show {row.name}` lists the failures")
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -110,13 +110,16 @@ def _prediction(outputs: np.ndarray, metric: Metric, kind: str) -> np.ndarray:
     return outputs
 
 
-def _sklearn_outputs(estimator: Any, X_valid: Any, problem: Problem) -> np.ndarray:
+def _sklearn_outputs(estimator: Any, X_valid: Any, problem: Problem, metric: Metric, name: str) -> np.ndarray:
     if problem.kind == "regression":
         return np.asarray(estimator.predict(X_valid), dtype=np.float64)
     classes = np.asarray(estimator.classes_)
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X_valid)
-    else:  # e.g. LinearSVC: one-hot of the predicted class
+    elif metric.needs_proba:
+        raise PluginError(f"model plugin {name!r} predicts no class probabilities, which metric {metric.name!r} "
+                          "needs; restrict --models or choose a label metric such as accuracy")
+    else:  # label metrics only look at the arg-max: one-hot rows of the predicted class
         proba = (np.asarray(estimator.predict(X_valid))[:, None] == classes[None, :]).astype(np.float64)
     full = np.zeros((proba.shape[0], problem.n_outputs))
     full[:, classes] = proba
@@ -135,6 +138,9 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
         from automl.training import fit_predict
 
         assert device is not None, "torch models need a device"
+        epochs = plugin.training(config.model_params).epochs
+        if not 1 <= epochs < STEP_STRIDE:
+            raise PluginError(f"model plugin {config.model.name!r}: epochs must be 1..{STEP_STRIDE - 1}, got {epochs}")
 
         def on_epoch(epoch: int, outputs: np.ndarray) -> None:
             reporter.epoch(fold, epoch, metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
@@ -146,7 +152,7 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
             raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(estimator).__name__}, "
                               "which has no fit()/predict()")
         estimator.fit(F_train, y_train)
-        outputs = _sklearn_outputs(estimator, F_valid, problem)
+        outputs = _sklearn_outputs(estimator, F_valid, problem, metric, config.model.name)
     return float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
 
 

@@ -166,6 +166,8 @@ def _pick_column(frame: pd.DataFrame, column: str | None, defaults: tuple[str, .
 
 def _load_file(path: Path, task: str, target: str | None, text_column: str | None) -> Dataset:
     if task == "vision":
+        if target is not None:
+            raise ConfigError("vision data takes its labels from class folders or the .npz's y, not a target column")
         X, y = read_images(path)
         return make_dataset(path.stem, task, X, y, str(path), kind="classification")
     frame = read_table(path)
@@ -193,11 +195,15 @@ def load_dataset(task: str, data: str | Path | None = None, *, target: str | Non
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if data is None:
         data = DEFAULT_DATASET[task]
+    if text_column is not None and task != "nlp":
+        raise ConfigError(f"a text column only applies to task 'nlp', not {task!r}")
     path = Path(data)
     if not path.exists() and str(data) in BUILTINS:
         builtin_task, loader = BUILTINS[str(data)]
         if builtin_task != task:
             raise ConfigError(f"built-in dataset {data!r} is for task {builtin_task!r}, not {task!r}")
+        if target is not None or text_column is not None:
+            raise ConfigError(f"built-in dataset {data!r} has fixed columns; target/text column options apply to files")
         return loader()
     if not path.exists():
         names = ", ".join(n for n, (t, _) in BUILTINS.items() if t == task)

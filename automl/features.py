@@ -3,7 +3,7 @@
 :func:`featurize` is a pure function of (the fold's rows, the featurizer's ``get_params()``): it clones the
 unfitted featurizer, fits it on the training rows only, and transforms both sides. Nothing learnt from data
 (vocabulary, TF-IDF weights, scaler statistics) ever sees the validation rows, and equal inputs give equal
-outputs, so featurized folds can be cached across trials.
+outputs (a cache of featurized folds across trials could rely on this; none exists yet).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,22 @@ __all__ = ["Objective"]
 _DEFAULT_THREADS = {"sklearn": 1, "torch": None}
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with torch's intra-op thread count set to ``threads`` (unchanged when ``None``), then restore it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class Objective:
     """Callable ``trial -> mean CV score``; stores fold scores, their std and fit seconds as trial attributes.
@@ -48,7 +66,8 @@ class Objective:
         reporter = FoldReporter(trial, self.metric)
         try:
             config = compose(trial, self.candidates)
-            with threadpool_limits(limits=self.threads or _DEFAULT_THREADS[config.model.plugin.family]):
+            with threadpool_limits(limits=self.threads or _DEFAULT_THREADS[config.model.plugin.family]), \
+                    _torch_threads(self.threads if config.model.plugin.family == "torch" else None):
                 result = cross_validate(config, self.dataset, self.splits, self.metric, reporter,
                                         seed=self.seed + 1000 * trial.number, device=self.device)
         except optuna.TrialPruned:

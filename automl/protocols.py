@@ -150,8 +150,8 @@ class ModelPlugin:
     def featurizer(self, params: Mapping[str, Any]) -> Any:
         """Return an unfitted sklearn transformer, or ``None`` to feed the data as it is.
 
-        Called once per fold. The engine fits it on the training fold only and transforms both sides. The
-        transformer's ``get_params()`` must determine its output, so featurized folds can be cached.
+        Called once per fold. The engine fits a ``sklearn.base.clone`` of it on the training fold only and
+        transforms both sides, so its ``get_params()`` must determine it completely.
         """
         return None
 

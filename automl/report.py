@@ -35,14 +35,14 @@ def summarize(study: optuna.Study) -> StudyRow:
     trials = study.get_trials(deepcopy=False)
     spec = spec_of(study)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = study.best_value if complete else None
+    best = study.best_value if complete and len(study.directions) == 1 else None
     stamps = [t.datetime_complete or t.datetime_start for t in trials]
     return StudyRow(
         name=study.study_name,
         task=spec.get("task", "?"),
         dataset=spec.get("dataset", "?"),
         metric=spec.get("metric", "?"),
-        direction=study.direction.name.lower(),
+        direction="/".join(d.name.lower() for d in study.directions),
         states=dict(Counter(t.state.name.lower() for t in trials)),
         best_value=best,
         updated=max((s for s in stamps if s is not None), default=None),
@@ -57,7 +57,9 @@ def list_studies(storage: str | None = None) -> list[StudyRow]:
 
 
 def leaderboard(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
-    """The ``k`` best complete trials, best first."""
+    """The ``k`` best complete trials, best first (none for a multi-objective study)."""
+    if len(study.directions) != 1:
+        return []  # multi-objective studies have no single ranking
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
     reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]

@@ -16,15 +16,14 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from automl.quiet import no_experimental_warnings
-from automl.storage import MAX_RETRY
-
-__all__ = ["COUNTED", "INTERRUPTED", "WORKER_ATTR", "counted_trials", "recover_dead_workers", "record_worker",
-           "requeue_interrupted"]
+__all__ = ["COUNTED", "INTERRUPTED", "MAX_RETRY", "WORKER_ATTR", "counted_trials", "recover_dead_workers",
+           "record_worker", "requeue", "requeue_interrupted"]
 
 #: Trial states that count towards a study's ``n_trials`` budget.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKER_ATTR = "automl.worker"
+#: How many times the configuration of a trial whose worker died (or was interrupted) is tried again.
+MAX_RETRY = 3
 #: ``fail_reason`` of a trial stopped by Ctrl-C (KeyboardInterrupt).
 INTERRUPTED = "interrupted by the user (KeyboardInterrupt)"
 
@@ -64,21 +63,33 @@ def record_worker(trial: optuna.Trial) -> None:
     trial.set_user_attr(WORKER_ATTR, _this_worker())
 
 
-def _retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    with no_experimental_warnings():
-        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Queue ``trial``'s configuration again as a WAITING trial, at most :data:`MAX_RETRY` times per original.
+
+    Like Optuna's ``RetryHeartbeatStaleTrialCallback`` (same ``failed_trial``/``retry_history`` system
+    attributes), but the new trial starts without the failed attempt's user attributes (fail reason, fold
+    scores, worker). Also the storage's heartbeat-stale callback (see :mod:`automl.storage`).
+    """
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > MAX_RETRY:
+        return
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        system_attrs={"failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+                      "retry_history": history},
+    ))
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
     """Queue again the configuration of this process's trials that Ctrl-C stopped. Returns their numbers."""
     me = _this_worker()
     trials = study.get_trials(deepcopy=False)
-    retried = {t.system_attrs.get("failed_trial") for t in trials}
+    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
     requeued = []
     for trial in trials:
         if (trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == INTERRUPTED
                 and trial.user_attrs.get(WORKER_ATTR) == me and trial.number not in retried):
-            _retry(study, trial)
+            requeue(study, trial)
             requeued.append(trial.number)
     return requeued
 
@@ -100,6 +111,6 @@ def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStora
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except UpdateFinishedTrialError:  # another process recovered it first
             continue
-        _retry(study, storage.get_trial(trial._trial_id))
+        requeue(study, storage.get_trial(trial._trial_id))
         failed.append(trial.number)
     return failed

@@ -27,7 +27,7 @@ from automl.resume import recover_dead_workers, requeue_interrupted
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from automl.space import Selection, candidates, space_signature
 from automl.storage import open_storage, resolve_url
-from automl.study import StudySpec, open_study, validate_study_name
+from automl.study import StudySpec, default_study_name, open_study, validate_study_name
 
 __all__ = ["DEFAULT_N_TRIALS", "SearchResult", "load_study", "search"]
 
@@ -64,8 +64,8 @@ class SearchResult:
         return self.study.trials_dataframe(**kwargs)
 
 
-def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, sampler: str, pruner: str,
-                   device: str, threads: int | None, selection: Selection) -> None:
+def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, seed: int, sampler: str,
+                   pruner: str, device: str, threads: int | None, selection: Selection) -> None:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -80,6 +80,8 @@ def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, 
         raise ConfigError(f"unknown pruner {pruner!r}; choose one of {', '.join(PRUNERS)}")
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be at least 1, got {threads}")
+    if not 0 <= seed < 2**32 - 2**20:  # samplers add the number of trials to it
+        raise ConfigError(f"seed must be between 0 and {2**32 - 2**20 - 1}, got {seed}")
     for kind, names in (("models", selection.models), ("optimizers", selection.optimizers),
                         ("regularizers", selection.regularizers)):
         if names is not None and not names:
@@ -135,7 +137,7 @@ def search(
     """
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
     selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
-    _check_options(task, n_trials, timeout, folds, sampler, pruner, device, threads, selection)
+    _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection)
     if study is not None:
         validate_study_name(study)
     runner = get_backend(backend)
@@ -149,13 +151,9 @@ def search(
                      splits=splits_digest(splits), space=space_signature(cands), automl_version=__version__)
     uses_torch = any(r.plugin.family == "torch" for r in cands.models)
     torch_device = resolve_device(device) if uses_torch else None
-    if threads is not None and uses_torch:
-        import torch
-
-        torch.set_num_threads(threads)
 
     url = resolve_url(storage)
-    name = study or f"{task}-{dataset.name}"
+    name = study or default_study_name(task, dataset.name)
     objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
     with quiet_optuna_logs(progress):
         rdb = open_storage(url)
@@ -175,7 +173,6 @@ def search(
 
 def load_study(name: str, storage: str | None = None) -> optuna.Study:
     """Open the existing study ``name`` (read it, or add trials with Optuna's own API)."""
-    validate_study_name(name)
     rdb = open_storage(storage, heartbeat=False, create=False)
     try:
         return optuna.load_study(study_name=name, storage=rdb)

@@ -13,8 +13,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from automl.exceptions import ConfigError
 from automl.quiet import no_experimental_warnings
+from automl.resume import requeue
 
-__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "MAX_RETRY", "open_storage",
+__all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "open_storage",
            "resolve_url"]
 
 #: Storage used when neither an explicit URL nor ``$AUTOML_STORAGE`` is given (relative to the working directory).
@@ -23,8 +24,6 @@ ENV_VAR = "AUTOML_STORAGE"
 #: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
 HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
-#: How many times the configuration of a trial whose worker died is tried again.
-MAX_RETRY = 3
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -78,15 +77,17 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True,
         engine_kwargs = {"connect_args": {"timeout": 60}}
     kwargs = {}
     if heartbeat:
-        with no_experimental_warnings():
-            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
         kwargs = {
             "heartbeat_interval": HEARTBEAT_INTERVAL,
             "grace_period": GRACE_PERIOD,
-            "heartbeat_stale_trial_callback": retry,
+            "heartbeat_stale_trial_callback": requeue,
         }
     try:
-        with _creation_lock(db), no_experimental_warnings():
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
+        with _creation_lock(db if create else None), no_experimental_warnings():
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=not create,
+                                                 **kwargs)
+            if not create:
+                optuna.get_all_study_names(storage)  # fails here when the database holds no Optuna tables
+            return storage
+    except (SQLAlchemyError, optuna.exceptions.StorageInternalError, ImportError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open storage {url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc

@@ -10,7 +10,8 @@ import optuna
 
 from automl.exceptions import ConfigError, StudyMismatchError
 
-__all__ = ["ATTR", "StudySpec", "check_compatible", "open_study", "spec_of", "validate_study_name"]
+__all__ = ["ATTR", "StudySpec", "check_compatible", "default_study_name", "open_study", "spec_of",
+           "validate_study_name"]
 
 #: Study user attribute holding the :class:`StudySpec`.
 ATTR = "automl"
@@ -46,6 +47,12 @@ def validate_study_name(name: str) -> str:
     return name
 
 
+def default_study_name(task: str, dataset: str) -> str:
+    """``<task>-<dataset>``, with characters a study name may not hold replaced by ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{task}-{dataset}").strip("._-")
+    return validate_study_name(cleaned[:128] or task)
+
+
 def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None:
     """Raise :class:`StudyMismatchError` when ``spec`` differs from the ``stored`` one in anything that matters."""
     wanted = asdict(spec)
@@ -71,6 +78,10 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
     study = optuna.create_study(storage=storage, study_name=name, direction=spec.direction, sampler=sampler,
                                 pruner=pruner, load_if_exists=True)
     stored = study.user_attrs.get(ATTR)
+    if len(study.directions) != 1 or study.direction.name.lower() != spec.direction:
+        directions = "/".join(d.name.lower() for d in study.directions)
+        raise StudyMismatchError(f"study {name!r} optimizes {directions}, but metric {spec.metric!r} needs "
+                                 f"{spec.direction}; use another --study name")
     if stored is None:
         if study.trials:
             raise StudyMismatchError(f"study {name!r} exists but was not created by automl; use another --study name")

@@ -147,3 +147,49 @@ def test_model_without_fit_predict_is_a_plugin_error(blobs: Dataset) -> None:
     metric = get_metric(None, "classification")
     with pytest.raises(Exception, match="model plugin 'nofit': build\\(\\) returned object"):
         cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(trial, metric), seed=0)
+
+
+def test_probability_metric_needs_predict_proba(blobs: Dataset) -> None:
+    from sklearn.svm import LinearSVC
+
+    class Margin(SpyModel):
+        def build(self, params: Any, problem: Any) -> LinearSVC:
+            return LinearSVC()
+
+    config = Config(model=PluginRecord("model", "margin", "x:y", "t", "1", plugin=Margin()), model_params={})
+    trial = optuna.create_study(direction="minimize").ask()
+    metric = get_metric("log_loss", "classification")
+    with pytest.raises(Exception, match="'margin' predicts no class probabilities, which metric 'log_loss' needs"):
+        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(trial, metric), seed=0)
+    accuracy = get_metric("accuracy", "classification")
+    result = cross_validate(config, blobs, make_splits(blobs, 3, 0), accuracy,
+                            FoldReporter(optuna.create_study().ask(), accuracy), seed=0)
+    assert result.mean > 0.9  # label metrics use the predicted class
+
+
+def test_torch_epochs_must_fit_the_reporting_steps(blobs: Dataset) -> None:
+    import torch
+    from torch import nn
+
+    from automl.protocols import TrainSettings
+    from automl.registry import discover
+
+    class Long(ModelPlugin):
+        name, api_version, tasks, family = "long", 1, frozenset({"tabular"}), "torch"
+
+        def search_space(self, space: Any) -> None:
+            pass
+
+        def build(self, params: Any, problem: Any) -> nn.Module:
+            return nn.Linear(problem.input_shape[0], problem.n_outputs)
+
+        def training(self, params: Any) -> TrainSettings:
+            return TrainSettings(epochs=STEP_STRIDE, batch_size=16)
+
+    config = Config(model=PluginRecord("model", "long", "x:y", "t", "1", plugin=Long()), model_params={},
+                    optimizer=discover().get("optimizer", "adamw"),
+                    optimizer_params={"lr": 0.01, "schedule": "constant"})
+    metric = get_metric(None, "classification")
+    with pytest.raises(Exception, match=f"epochs must be 1..{STEP_STRIDE - 1}"):
+        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric,
+                       FoldReporter(optuna.create_study().ask(), metric), seed=0, device=torch.device("cpu"))

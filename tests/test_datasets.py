@@ -356,3 +356,13 @@ def test_name_and_source_are_not_part_of_the_fingerprint() -> None:
     y = ["p", "q", "p"]
     assert make_dataset("one", "tabular", X, y, "a.csv").fingerprint == \
         make_dataset("two", "tabular", X.copy(), y, "b.csv").fingerprint
+
+
+@pytest.mark.parametrize(("task", "data", "kwargs", "message"), [
+    ("tabular", "breast_cancer", {"target": "x"}, "has fixed columns"),
+    ("nlp", None, {"text_column": "x"}, "has fixed columns"),
+    ("tabular", "breast_cancer", {"text_column": "x"}, "only applies to task 'nlp'"),
+])
+def test_options_that_do_not_apply_are_refused(task: str, data: str | None, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_dataset(task, data, **kwargs)

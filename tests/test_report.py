@@ -37,3 +37,13 @@ def test_list_studies_sorted_by_name(storage: str) -> None:
     _study(storage, "minimize")
     _study(storage, "maximize")
     assert [r.name for r in list_studies(storage)] == ["maximize", "minimize"]
+
+
+def test_multi_objective_studies_are_summarized_without_a_best_value(storage: str) -> None:
+    study = optuna.create_study(storage=open_storage(storage, heartbeat=False), study_name="multi",
+                                directions=["minimize", "maximize"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=2)
+    row = summarize(study)
+    assert row.direction == "minimize/maximize" and row.best_value is None and row.states == {"complete": 2}
+    assert leaderboard(study) == []
+    assert [r.name for r in list_studies(storage)] == ["multi"]

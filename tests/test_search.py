@@ -201,6 +201,13 @@ def test_ctrl_c_requeues_the_interrupted_configuration(blobs_csv: Path, storage:
     assert interrupted.state == TrialState.FAIL and "KeyboardInterrupt" in interrupted.user_attrs["fail_reason"]
     (queued,) = [t for t in study.trials if t.state == TrialState.WAITING]
     assert queued.params == interrupted.params
+    assert queued.user_attrs == {}  # the failed attempt's reason and worker are not carried over
+    InterruptSecond.calls = 3  # interrupt the re-queued trial too: it must be queued once more, not twice
+    with pytest.raises(KeyboardInterrupt):
+        _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=3)
+    study = automl.load_study("s", storage)
+    (queued,) = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert queued.system_attrs["failed_trial"] == interrupted.number
     result = _search(blobs_csv, storage, models=["flaky"], registry=registry, n_trials=3)
     assert counted_trials(result.study) == 3
     assert result.study.trials[queued.number].state == TrialState.COMPLETE
@@ -209,3 +216,29 @@ def test_ctrl_c_requeues_the_interrupted_configuration(blobs_csv: Path, storage:
 def test_an_empty_restriction_is_refused(blobs_csv: Path, storage: str) -> None:
     with pytest.raises(ConfigError, match="models restriction names no plugin"):
         _search(blobs_csv, storage, models=[])
+
+
+def test_an_empty_foreign_study_with_the_other_direction_is_refused(blobs_csv: Path, storage: str) -> None:
+    optuna.create_study(storage=storage, study_name="s", direction="minimize")
+    with pytest.raises(StudyMismatchError, match="optimizes minimize, but metric 'accuracy' needs maximize"):
+        _search(blobs_csv, storage)
+
+
+def test_default_study_name_is_cleaned_from_the_file_name(blobs_csv: Path, storage: str, tmp_path: Path) -> None:
+    odd = tmp_path / "cancer data (1).csv"
+    odd.write_bytes(blobs_csv.read_bytes())
+    assert _search(odd, storage, study=None, n_trials=1).study.study_name == "tabular-cancer_data_1"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_out_of_range(blobs_csv: Path, storage: str, seed: int) -> None:
+    with pytest.raises(ConfigError, match="seed must be between 0 and"):
+        _search(blobs_csv, storage, seed=seed)
+
+
+def test_threads_do_not_leak_into_the_process(blobs_csv: Path, storage: str) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    _search(blobs_csv, storage, models=["mlp"], n_trials=1, folds=2, threads=1)
+    assert torch.get_num_threads() == before

@@ -73,3 +73,17 @@ def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="no database file at"):
         open_storage(f"sqlite:///{db}", create=False)
     assert not db.parent.exists()
+
+
+def test_reading_a_sqlite_file_that_is_not_a_study_storage_leaves_it_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE mine (x INTEGER)")
+    with pytest.raises(ConfigError, match="cannot open storage"):
+        open_storage(f"sqlite:///{db}", heartbeat=False, create=False)
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"mine"}
+    assert not (tmp_path / "other.db.lock").exists()

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 PAD, UNKNOWN = 0, 1
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"\w+(?:'\w+)*")  # Unicode words, keeping inner apostrophes (don't, l'été)
 
 
 def _tokens(text: str, ngram: int) -> list[str]:
