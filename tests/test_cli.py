@@ -29,10 +29,12 @@ HGB = "hist_gradient_boosting"
 ORIGIN = f"automl {automl.__version__}"
 #: The built-in plugins of pyproject.toml, by name.
 BUILTINS = {
-    "tfidf_linear": "model", "bag_of_embeddings": "model", "pixel_svc": "model", "small_cnn": "model",
-    HGB: "model", "mlp": "model",
-    "sgd": "optimizer", "adamw": "optimizer",
-    "weight_decay": "regularizer", "dropout": "regularizer", "early_stopping": "regularizer",
+    **dict.fromkeys(["tfidf_linear", "bag_of_embeddings",
+                     "pixel_svc", "vision_mlp", "small_cnn", "resnet", "linear", "random_forest", HGB, "k_neighbors",
+                     "mlp"], "model"),
+    **dict.fromkeys(["sgd", "adam", "adamw", "adagrad", "rmsprop"], "optimizer"),
+    **dict.fromkeys(["weight_decay", "l1", "dropout", "label_smoothing", "early_stopping", "gradient_clipping",
+                     "mixup", "augmentation"], "regularizer"),
 }
 
 # A wide terminal keeps rich tables from truncating cells; no debug mode, no storage from the environment.

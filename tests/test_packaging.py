@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -50,8 +51,8 @@ def test_fresh_venv_install_lists_plugins_next_to_colliding_modules(wheel: Path,
     result = subprocess.run([str(venv / "bin" / "automl"), "plugins", "list"], cwd=decoys, capture_output=True,
                             text=True, env={"PYTHONPATH": str(decoys), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
-    for name in ("tfidf_linear", "bag_of_embeddings", "pixel_svc", "small_cnn", "hist_gradient_boosting", "mlp",
-                 "sgd", "adamw", "weight_decay", "dropout", "early_stopping"):
+    entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    for name in (name for group in entry_points.values() for name in group):
         assert name in result.stdout
     assert "broken" not in result.stdout
     where = subprocess.run([str(python), "-c", "import automl, automl_cli; print(automl.__file__)"], cwd=decoys,

@@ -69,7 +69,7 @@ def optimizer_source(cls: str = "Plugin", base: str = "OptimizerPlugin", **attrs
 
 
 def regularizer_source(cls: str = "Plugin", base: str = "RegularizerPlugin", **attrs: str | None) -> str:
-    body = {"name": "'mixup'", "api_version": str(API_VERSION), "families": "frozenset({'torch'})",
+    body = {"name": "'cutmix'", "api_version": str(API_VERSION), "families": "frozenset({'torch'})",
             "search_space": "lambda self, space: None"}
     return plugin_source(base, body, attrs, cls)
 
@@ -258,14 +258,14 @@ def test_optimizers_and_regularizers_are_checked_too(install):
     opt, reg, good_opt, good_reg = (unique_module() for _ in range(4))
     install("fake-extras", "2.0",
             entry_points={"automl.optimizers": {"lion": f"{opt}:Plugin", "lamb": f"{good_opt}:Plugin"},
-                          "automl.regularizers": {"mixup": f"{reg}:Plugin", "cutout": f"{good_reg}:Plugin"}},
+                          "automl.regularizers": {"cutmix": f"{reg}:Plugin", "cutout": f"{good_reg}:Plugin"}},
             modules={opt: optimizer_source(build=None),
                      reg: regularizer_source(families="frozenset({'jax'})"),
                      good_opt: optimizer_source(name="'lamb'"),
                      good_reg: regularizer_source(name="'cutout'")})
     registry = discover()
     assert record_of(registry, "optimizer", "lion").error == "does not implement build()"
-    assert "families must be a non-empty subset of ('torch',)" in record_of(registry, "regularizer", "mixup").error
+    assert "families must be a non-empty subset of ('torch',)" in record_of(registry, "regularizer", "cutmix").error
     assert record_of(registry, "optimizer", "lamb").ok
     assert record_of(registry, "regularizer", "cutout").ok
     assert "lamb" in [r.name for r in registry.optimizers()]
@@ -384,7 +384,7 @@ def test_get_an_unknown_plugin_lists_the_installed_ones():
     assert message.startswith("unknown model plugin 'xgboost'; installed: ")
     for name in builtin_entry_points()["model"]:
         assert name in message
-    with pytest.raises(PluginError, match=r"unknown optimizer plugin 'mlp'; installed: adamw, sgd"):
+    with pytest.raises(PluginError, match=r"unknown optimizer plugin 'mlp'; installed: adagrad, adam, adamw, rmsprop, sgd"):
         registry.get("optimizer", "mlp")
 
 
@@ -416,12 +416,14 @@ def test_models_filter_by_task_and_kind(install):
     def names(task=None, kind=None):
         return {r.name for r in registry.models(task, kind)}
 
-    assert names("tabular") == {"hist_gradient_boosting", "mlp", "ridge", "forest"}
-    assert names("tabular", "classification") == {"hist_gradient_boosting", "mlp", "forest"}
-    assert names("tabular", "regression") == {"hist_gradient_boosting", "mlp", "ridge", "forest"}
-    assert names("vision") == {"pixel_svc", "small_cnn", "forest"}
-    assert names("nlp") == {"tfidf_linear", "bag_of_embeddings"}
-    assert names("nlp", "regression") <= {"tfidf_linear", "bag_of_embeddings"}
+    tabular = {"hist_gradient_boosting", "mlp", "linear", "random_forest", "k_neighbors"}
+    nlp = {"tfidf_linear", "bag_of_embeddings"}
+    assert names("tabular") == tabular | {"ridge", "forest"}
+    assert names("tabular", "classification") == tabular | {"forest"}
+    assert names("tabular", "regression") == tabular | {"ridge", "forest"}
+    assert names("vision") == {"pixel_svc", "vision_mlp", "small_cnn", "resnet", "forest"}
+    assert names("nlp") == nlp
+    assert names("nlp", "regression") == set()
     assert "ridge" not in names(kind="classification")
     assert names() >= builtin_entry_points()["model"] | {"ridge", "forest"}
     assert "busted" not in names() and "busted" in {r.name for r in registry.broken}
