@@ -29,7 +29,7 @@ HGB = "hist_gradient_boosting"
 ORIGIN = f"automl {automl.__version__}"
 #: The built-in plugins of pyproject.toml, by name.
 BUILTINS = {
-    **dict.fromkeys(["tfidf_linear", "bag_of_embeddings",
+    **dict.fromkeys(["tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings",
                      "pixel_svc", "vision_mlp", "small_cnn", "resnet", "linear", "random_forest", HGB, "k_neighbors",
                      "mlp"], "model"),
     **dict.fromkeys(["sgd", "adam", "adamw", "adagrad", "rmsprop"], "optimizer"),
@@ -162,7 +162,7 @@ def test_plugins_list_task_keeps_only_that_tasks_models() -> None:
     assert result.exit_code == 0, result.output
     (table,) = tables(result.stdout)
     models = {row[0] for row in table.rows if row[1] == "model"}
-    assert models == {"tfidf_linear", "bag_of_embeddings"}
+    assert models == {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
     others = {row[0] for row in table.rows if row[1] != "model"}
     assert others >= {name for name, kind in BUILTINS.items() if kind != "model"}
 

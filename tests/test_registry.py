@@ -384,7 +384,8 @@ def test_get_an_unknown_plugin_lists_the_installed_ones():
     assert message.startswith("unknown model plugin 'xgboost'; installed: ")
     for name in builtin_entry_points()["model"]:
         assert name in message
-    with pytest.raises(PluginError, match=r"unknown optimizer plugin 'mlp'; installed: adagrad, adam, adamw, rmsprop, sgd"):
+    with pytest.raises(PluginError,
+                       match=r"unknown optimizer plugin 'mlp'; installed: adagrad, adam, adamw, rmsprop, sgd"):
         registry.get("optimizer", "mlp")
 
 
@@ -417,7 +418,7 @@ def test_models_filter_by_task_and_kind(install):
         return {r.name for r in registry.models(task, kind)}
 
     tabular = {"hist_gradient_boosting", "mlp", "linear", "random_forest", "k_neighbors"}
-    nlp = {"tfidf_linear", "bag_of_embeddings"}
+    nlp = {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
     assert names("tabular") == tabular | {"ridge", "forest"}
     assert names("tabular", "classification") == tabular | {"forest"}
     assert names("tabular", "regression") == tabular | {"ridge", "forest"}

@@ -93,7 +93,7 @@ def test_torch_model_composes_optimizer_and_switchable_regularizers(registry: Re
 
 def test_mixed_families_offer_every_model_of_the_task(registry: Registry) -> None:
     cands = candidates(registry, "nlp", "classification", Selection())
-    nlp = {"tfidf_linear", "bag_of_embeddings"}
+    nlp = {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
     assert {r.name for r in cands.models} == nlp
     assert cands.optimizers and cands.regularizers
     assert "augmentation" not in {r.name for r in cands.regularizers}  # images only

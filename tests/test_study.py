@@ -57,7 +57,7 @@ def test_open_study_records_then_checks_the_spec(storage: str) -> None:
 
 def test_foreign_study_with_trials_is_not_taken_over(storage: str) -> None:
     rdb = open_storage(storage)
-    foreign = optuna.create_study(storage=rdb, study_name="theirs")
+    foreign = optuna.create_study(storage=rdb, study_name="theirs", direction="maximize")
     foreign.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     with pytest.raises(StudyMismatchError, match="not created by automl"):
         open_study(rdb, "theirs", SPEC, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem
 
+from ._tfidf import suggest_tfidf, tfidf_featurizer
+
 
 class TfidfLinear(ModelPlugin):
     """TF-IDF + logistic regression.
 
-    Space: ``ngram_max`` 1-2 (word bigrams help with negation), ``min_df`` 1-3 (drop typos), ``sublinear_tf``
-    (damp repeated words), ``C`` 1e-2..1e2 log (inverse L2 strength; TF-IDF rows are unit-norm, so the useful
-    range is wide).
+    Space: the shared TF-IDF features (see :func:`automl_plugins.nlp._tfidf.suggest_tfidf`: ``analyzer`` word
+    or char_wb, ``ngram_max`` 1-2 or ``char_ngram_max`` 3-5, ``min_df`` 1-3, ``sublinear_tf``), and ``C``
+    1e-2..1e2 log (inverse L2 strength; TF-IDF rows are unit-norm, so the useful range is wide).
     """
 
     name = "tfidf_linear"
@@ -26,14 +27,11 @@ class TfidfLinear(ModelPlugin):
     family = "sklearn"
 
     def search_space(self, space: ParamSpace) -> None:
-        space.suggest_int("ngram_max", 1, 2)
-        space.suggest_int("min_df", 1, 3)
-        space.suggest_categorical("sublinear_tf", [True, False])
+        suggest_tfidf(space)
         space.suggest_float("C", 1e-2, 1e2, log=True)
 
     def featurizer(self, params: Mapping[str, Any]) -> TfidfVectorizer:
-        return TfidfVectorizer(ngram_range=(1, params["ngram_max"]), min_df=params["min_df"],
-                               sublinear_tf=params["sublinear_tf"], dtype=np.float64)
+        return tfidf_featurizer(params)
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> LogisticRegression:
         return LogisticRegression(C=params["C"], max_iter=2000)

@@ -202,11 +202,13 @@ def test_random_forest_handles_missing_values_and_categories() -> None:
 @pytest.mark.parametrize(("kind", "estimator"), [("classification", KNeighborsClassifier),
                                                  ("regression", KNeighborsRegressor)])
 def test_knn_builds_by_kind(kind: str, estimator: type) -> None:
-    model = KNeighbors().build({"n_neighbors": 7, "weights": "distance", "p": 1}, Problem("tabular", kind, 2, (4,), None, 0))
+    problem = Problem("tabular", kind, 2, (4,), None, 0)
+    model = KNeighbors().build({"n_neighbors": 7, "weights": "distance", "p": 1}, problem)
     assert type(model) is estimator
     assert (model.n_neighbors, model.weights, model.p) == (7, "distance", 1)
 
 
 def test_knn_largest_k_fits_the_smallest_check_fold() -> None:
     data = synthetic_dataset("tabular")  # 60 rows: 30 training rows per fold in a 2-fold check
-    assert cv_score(KNeighbors(), {"n_neighbors": 30, "weights": "distance", "p": 2}, data, folds=2) > 0.6  # fits, and learns
+    # fits, and learns
+    assert cv_score(KNeighbors(), {"n_neighbors": 30, "weights": "distance", "p": 2}, data, folds=2) > 0.6
