@@ -10,6 +10,7 @@ from torch import nn
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
+from .._layers import perceptron
 from ._columns import standardized_columns
 
 
@@ -36,13 +37,7 @@ class MLP(ModelPlugin):
         return standardized_columns()
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
-        layers: list[nn.Module] = []
-        inputs = problem.input_shape[0]
-        for _ in range(params["depth"]):
-            layers += [nn.Linear(inputs, params["width"]), nn.ReLU(), nn.Dropout(0.0)]
-            inputs = params["width"]
-        layers.append(nn.Linear(inputs, problem.n_outputs))
-        return nn.Sequential(*layers)
+        return nn.Sequential(*perceptron(problem.input_shape[0], params["width"], params["depth"], problem.n_outputs))
 
     def training(self, params: Mapping[str, Any]) -> TrainSettings:
         return TrainSettings(epochs=params["epochs"], batch_size=params["batch_size"])

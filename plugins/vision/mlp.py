@@ -10,6 +10,8 @@ from torch import nn
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
+from .._layers import perceptron
+
 
 class VisionMLP(ModelPlugin):
     """Flattened ``(C, H, W)`` pixels through Linear-ReLU-Dropout blocks and a linear head.
@@ -33,13 +35,8 @@ class VisionMLP(ModelPlugin):
         space.suggest_categorical("batch_size", [32, 64, 128])
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
-        layers: list[nn.Module] = [nn.Flatten()]
         inputs = math.prod(problem.input_shape)
-        for _ in range(params["depth"]):
-            layers += [nn.Linear(inputs, params["width"]), nn.ReLU(), nn.Dropout(0.0)]
-            inputs = params["width"]
-        layers.append(nn.Linear(inputs, problem.n_outputs))
-        return nn.Sequential(*layers)
+        return nn.Sequential(nn.Flatten(), *perceptron(inputs, params["width"], params["depth"], problem.n_outputs))
 
     def training(self, params: Mapping[str, Any]) -> TrainSettings:
         return TrainSettings(epochs=params["epochs"], batch_size=params["batch_size"])
