@@ -98,20 +98,26 @@ def hgb_pipeline(params: dict[str, Any], random_state: int) -> Pipeline:
 
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
-    """plugins/nlp/tfidf_linear.py's space, same names and order."""
+    """plugins/nlp/tfidf_linear.py's space (the shared TF-IDF space, then C), same names and order."""
     p = "model.tfidf_linear."
-    return {
-        "ngram_max": trial.suggest_int(p + "ngram_max", 1, 2),
-        "min_df": trial.suggest_int(p + "min_df", 1, 3),
-        "sublinear_tf": trial.suggest_categorical(p + "sublinear_tf", [True, False]),
-        "C": trial.suggest_float(p + "C", 1e-2, 1e2, log=True),
-    }
+    params: dict[str, Any] = {"analyzer": trial.suggest_categorical(p + "analyzer", ["word", "char_wb"])}
+    if params["analyzer"] == "word":
+        params["ngram_max"] = trial.suggest_int(p + "ngram_max", 1, 2)
+    else:
+        params["char_ngram_max"] = trial.suggest_int(p + "char_ngram_max", 3, 5)
+    params["min_df"] = trial.suggest_int(p + "min_df", 1, 3)
+    params["sublinear_tf"] = trial.suggest_categorical(p + "sublinear_tf", [True, False])
+    params["C"] = trial.suggest_float(p + "C", 1e-2, 1e2, log=True)
+    return params
 
 
 def tfidf_pipeline(params: dict[str, Any], random_state: int) -> Pipeline:
     """The plugin's TfidfVectorizer + LogisticRegression (deterministic: ``random_state`` is unused)."""
-    features = TfidfVectorizer(ngram_range=(1, params["ngram_max"]), min_df=params["min_df"],
-                               sublinear_tf=params["sublinear_tf"], dtype=np.float64)
+    word = params["analyzer"] == "word"
+    features = TfidfVectorizer(analyzer=params["analyzer"],
+                               ngram_range=(1, params["ngram_max"]) if word else (2, params["char_ngram_max"]),
+                               min_df=params["min_df"], sublinear_tf=params["sublinear_tf"], max_features=200_000,
+                               dtype=np.float64)
     return Pipeline([("features", features), ("model", LogisticRegression(C=params["C"], max_iter=2000))])
 
 

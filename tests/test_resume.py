@@ -103,4 +103,6 @@ def test_kill_9_mid_run_then_rerun_ends_with_exactly_the_budget(tmp_path: Path) 
     assert TrialState.RUNNING not in states and TrialState.WAITING not in states
     assert study.trials[killed.number].state == TrialState.FAIL
     retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retried) == 1 and retried[0].params == killed.params and retried[0].state != TrialState.FAIL
+    # the retry re-uses every parameter the killed trial had drawn (all of them, unless it died while composing)
+    assert len(retried) == 1 and retried[0].state != TrialState.FAIL
+    assert killed.params.items() <= retried[0].params.items()

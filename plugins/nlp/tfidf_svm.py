@@ -22,8 +22,8 @@ class TfidfSVM(ModelPlugin):
     best C sits lower than logistic regression's (typically 0.1-1); above 10 liblinear converges slowly and
     overfits.
 
-    LinearSVC has no ``predict_proba``: probability metrics (log loss, ROC AUC) see one-hot predictions, so
-    prefer tfidf_linear under those.
+    LinearSVC has no ``predict_proba``: under a probability metric (log loss, ROC AUC) the engine fails its
+    trials with that reason; use tfidf_linear there.
     """
 
     name = "tfidf_svm"
