@@ -171,20 +171,9 @@ def plugins_list(
         if kind is not None and kind not in GROUPS:
             raise automl.ConfigError(f"unknown plugin kind {kind!r}; choose one of {', '.join(GROUPS)}")
         table = Table("name", "kind", "applies to", "origin", "status")
-        for record in automl.discover().records:
-            plugin = record.plugin
-            if kind is not None and record.kind != kind:
-                continue
-            if record.kind == "model":
-                if task is not None and record.ok and task not in plugin.tasks:
-                    continue
-                applies = f"{'/'.join(sorted(plugin.tasks))} ({plugin.family})" if record.ok else "?"
-            elif record.kind == "regularizer":
-                applies = "/".join(sorted(plugin.families)) if record.ok else "?"
-            else:
-                applies = "torch"
+        for record in automl.discover().listing(task, kind):
             status = "ok" if record.ok else f"[red]{record.status}[/red]: {escape(record.error or '')}"
-            table.add_row(record.name, record.kind, applies, record.origin, status)
+            table.add_row(record.name, record.kind, record.applies_to, record.origin, status)
         out.print(table)
 
 

@@ -10,7 +10,7 @@ from automl.exceptions import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["resolve_device", "validate_device"]
+__all__ = ["accelerated", "resolve_device", "validate_device"]
 
 _PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -37,3 +37,10 @@ def resolve_device(spec: str = "auto") -> torch.device:
         if index >= torch.cuda.device_count():
             raise ConfigError(f"device {spec!r} asked for, but only {torch.cuda.device_count()} GPU(s) are visible")
     return device
+
+
+def accelerated(spec: str = "auto") -> bool:
+    """Whether torch trials under device option ``spec`` would run on a CUDA GPU."""
+    import torch
+
+    return validate_device(spec) != "cpu" and torch.cuda.is_available()

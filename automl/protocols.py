@@ -8,7 +8,7 @@ shape (see :mod:`automl.registry`).
 Life of one trial, as the engine drives it::
 
     model plugin   .search_space(space)            # once per trial: suggest the model's parameters
-    optimizer      .search_space(space)            # torch models only: the chosen optimizer's parameters
+    optimizer      .search_space(space)            # torch models only (unless the model owns_optimizer)
     regularizer    .search_space(space)            # torch models only: each regularizer switched on
     for each CV fold:
         model      .featurizer(params)             # an unfitted sklearn transformer, fitted on the training fold
@@ -17,7 +17,7 @@ Life of one trial, as the engine drives it::
             regularizer.configure_module(params, module)
             regularizer.loss_options(params)                            # e.g. label smoothing
             optimizer  .build(params, module.parameters(), overrides)   # overrides from the regularizers
-            optimizer  .scheduler(params, optimizer, total_steps)
+            optimizer  .scheduler(params, optimizer, total_steps)       # (or model.build_optimizer(...))
             regularizer.early_stopping(params)
             each training batch:
                 X, Y = regularizer.transform_batch(params, X, Y, generator)   # mixup, augmentation
@@ -134,7 +134,7 @@ class ModelPlugin:
 
     Class attributes to set: ``name`` (equal to the entry-point name), ``api_version`` (the protocol version
     the plugin was written for: :data:`API_VERSION`), ``tasks``, ``family``, and ``kinds`` (the problem kinds it
-    can fit).
+    can fit). Optional ones: ``probabilities``, ``heavy`` and ``owns_optimizer``.
     """
 
     name: ClassVar[str]
@@ -142,6 +142,15 @@ class ModelPlugin:
     tasks: ClassVar[frozenset[str]]
     family: ClassVar[Family]
     kinds: ClassVar[frozenset[str]] = frozenset({"classification"})
+    #: Whether its classifiers predict class probabilities (sklearn: have ``predict_proba``). A model that does
+    #: not is left out of searches scored by a probability metric (``roc_auc``, ``log_loss``).
+    probabilities: ClassVar[bool] = True
+    #: A heavy model (sequence networks, pretrained transformers: minutes per trial on a CPU) joins a search
+    #: that names no models only when its trials run on a CUDA device; on a CPU, name it (``models=[...]``).
+    heavy: ClassVar[bool] = False
+    #: Torch models that tune their own optimizer (e.g. fine-tuning, with its own learning-rate range and
+    #: warm-up) set this and implement :meth:`build_optimizer`; no optimizer plugin is composed for them.
+    owns_optimizer: ClassVar[bool] = False
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this model's parameters. Called once per trial, only when this model is chosen."""
@@ -163,6 +172,14 @@ class ModelPlugin:
     def training(self, params: Mapping[str, Any]) -> TrainSettings:
         """Torch models: epochs and batch size of the training loop. Called once per fold."""
         return TrainSettings()
+
+    def build_optimizer(
+        self, params: Mapping[str, Any], module: torch.nn.Module, overrides: Mapping[str, Any], total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """Models with ``owns_optimizer``: the optimizer of ``module`` and its schedule (stepped after every batch,
+        ``total_steps`` in all). ``overrides`` are the regularizers' optimizer keywords (e.g. ``weight_decay``),
+        to be honoured. Called once per fold, where an optimizer plugin's ``build`` would be."""
+        raise NotImplementedError
 
 
 class OptimizerPlugin:
@@ -201,7 +218,8 @@ class RegularizerPlugin:
     """Base class of regularizer plugins (``automl.regularizers``).
 
     The engine offers a regularizer for models of its ``families`` (a subset of :data:`REGULARIZED_FAMILIES`)
-    on its ``tasks``, and searches whether it is on. Override the hooks that make up its effect; the others are no-ops.
+    on its ``tasks`` and problem ``kinds``, and searches whether it is on. Override the hooks that make up its
+    effect; the others are no-ops.
     Class attributes to set: ``name`` and ``api_version``.
     """
 
@@ -210,6 +228,8 @@ class RegularizerPlugin:
     families: ClassVar[frozenset[str]] = frozenset({"torch"})
     #: Tasks it applies to (``None``: every task); e.g. image augmentation sets ``frozenset({"vision"})``.
     tasks: ClassVar[frozenset[str] | None] = None
+    #: Problem kinds it applies to (``None``: both); e.g. label smoothing sets ``frozenset({"classification"})``.
+    kinds: ClassVar[frozenset[str] | None] = None
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this regularizer's parameters. Called once per trial, only when it is switched on."""

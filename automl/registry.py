@@ -76,6 +76,23 @@ class PluginRecord:
         """``ok``, ``disabled`` (not loaded, see :data:`NO_AUTOLOAD_ENV`) or ``broken``."""
         return "ok" if self.ok else "disabled" if self.disabled else "broken"
 
+    @property
+    def applies_to(self) -> str:
+        """What the plugin serves, e.g. ``nlp (torch; heavy)`` or ``torch; classification``; ``?`` if broken."""
+        plugin = self.plugin
+        if not self.ok:
+            return "?"
+        if self.kind == "optimizer":
+            return "torch"
+        if self.kind == "regularizer":
+            scope = ["/".join(sorted(plugin.families))]
+            scope += ["/".join(sorted(limit)) for limit in (plugin.tasks, plugin.kinds) if limit is not None]
+            return "; ".join(scope)
+        flags = ((set(plugin.kinds) != {"classification"}, "/".join(sorted(plugin.kinds))), (plugin.heavy, "heavy"),
+                 (plugin.owns_optimizer, "own optimizer"), (not plugin.probabilities, "no probabilities"))
+        notes = [plugin.family] + [note for flag, note in flags if flag]
+        return f"{'/'.join(sorted(plugin.tasks))} ({'; '.join(notes)})"
+
     def broken(self, reason: str) -> PluginRecord:
         """This record marked broken with ``reason``."""
         return replace(self, plugin=None, error=reason)
@@ -141,15 +158,19 @@ def shape_error(record: PluginRecord) -> str | None:
         kinds = getattr(plugin, "kinds", None)
         if not isinstance(kinds, (set, frozenset, tuple, list)) or not kinds or not set(kinds) <= set(KINDS):
             return f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}"
+        if getattr(plugin, "owns_optimizer", False) and (
+                plugin.family != "torch" or type(plugin).build_optimizer is ModelPlugin.build_optimizer):
+            return "owns_optimizer is set, which needs family 'torch' and a build_optimizer() implementation"
     if record.kind == "regularizer":
         families = getattr(plugin, "families", None)
         if not isinstance(families, (set, frozenset, tuple, list)) or not families or not set(families) <= set(
                 REGULARIZED_FAMILIES):
             return f"families must be a non-empty subset of {REGULARIZED_FAMILIES}, got {families!r}"
-        tasks = getattr(plugin, "tasks", None)
-        if tasks is not None and (not isinstance(tasks, (set, frozenset, tuple, list)) or not tasks
-                                  or not set(tasks) <= set(TASKS)):
-            return f"tasks must be None or a non-empty subset of {TASKS}, got {tasks!r}"
+        for attribute, allowed_values in (("tasks", TASKS), ("kinds", KINDS)):
+            value = getattr(plugin, attribute, None)
+            if value is not None and (not isinstance(value, (set, frozenset, tuple, list)) or not value
+                                      or not set(value) <= set(allowed_values)):
+                return f"{attribute} must be None or a non-empty subset of {allowed_values}, got {value!r}"
     return None
 
 
@@ -188,6 +209,11 @@ class Registry:
         """Records that failed to load or validate."""
         return [r for r in self.records if not r.ok]
 
+    def listing(self, task: str | None = None, kind: str | None = None) -> list[PluginRecord]:
+        """Every record (broken ones too) of ``kind``; models only if they serve ``task`` (all when ``None``)."""
+        return [r for r in self.records if (kind is None or r.kind == kind)
+                and (task is None or r.kind != "model" or not r.ok or task in r.plugin.tasks)]
+
     def get(self, kind: str, name: str) -> PluginRecord:
         """The working plugin ``name`` of ``kind``; a :class:`PluginError` lists the known names otherwise."""
         for record in self.records:
@@ -210,10 +236,12 @@ class Registry:
         """Working optimizer plugins."""
         return self._ok("optimizer")
 
-    def regularizers(self, family: str | None = None, task: str | None = None) -> list[PluginRecord]:
-        """Working regularizer plugins applying to ``family`` and ``task`` (all when ``None``)."""
+    def regularizers(self, family: str | None = None, task: str | None = None,
+                     kind: str | None = None) -> list[PluginRecord]:
+        """Working regularizer plugins applying to ``family``, ``task`` and problem ``kind`` (all when ``None``)."""
         return [r for r in self._ok("regularizer") if (family is None or family in r.plugin.families)
-                and (task is None or r.plugin.tasks is None or task in r.plugin.tasks)]
+                and (task is None or r.plugin.tasks is None or task in r.plugin.tasks)
+                and (kind is None or r.plugin.kinds is None or kind in r.plugin.kinds)]
 
 
 def allowed(record: PluginRecord) -> bool:

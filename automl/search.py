@@ -15,7 +15,7 @@ from automl import __version__
 from automl.backends import get_backend
 from automl.cv import make_splits, splits_digest
 from automl.datasets import load_dataset
-from automl.devices import resolve_device, validate_device
+from automl.devices import accelerated, resolve_device, validate_device
 from automl.exceptions import ConfigError
 from automl.metrics import get_metric
 from automl.objective import Objective
@@ -128,7 +128,9 @@ def search(
         study: study name (default ``"<task>-<dataset>"``). storage: SQLAlchemy URL (default
             ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``).
         sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median``, ``percentile`` or ``none``.
-        models, optimizers, regularizers: restrict the plugins the search may choose.
+        models, optimizers, regularizers: restrict the plugins the search may choose. Without ``models``, heavy
+            models (:attr:`automl.protocols.ModelPlugin.heavy`) join only on a CUDA device, and a probability
+            metric leaves out models without class probabilities.
         device: ``auto`` (GPU if present), ``cpu``, ``cuda`` or ``cuda:N``.
         threads: CPU threads per trial (default: one for scikit-learn models, all cores for torch models).
         backend: what runs the trials (``optuna``: in this process).
@@ -144,7 +146,8 @@ def search(
     registry = registry or discover()
     dataset = load_dataset(task, data, target=target, text_column=text_column)
     score = get_metric(metric, dataset.kind)
-    cands = candidates(registry, task, dataset.kind, selection)
+    cands = candidates(registry, task, dataset.kind, selection, needs_proba=score.needs_proba,
+                       accelerated=accelerated(device))
     splits = make_splits(dataset, folds, seed)
     spec = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
                      kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,

@@ -126,17 +126,28 @@ def _restrict(kind: str, available: list[PluginRecord], names: tuple[str, ...] |
     return tuple(chosen)
 
 
-def candidates(registry: Registry, task: str, kind: str, selection: Selection) -> Candidates:
-    """The plugins that may be chosen for ``task``/``kind`` under ``selection``; raises when none applies."""
-    models = _restrict("model", registry.models(task, kind), selection.models, registry, f"to {task} {kind}")
+def candidates(registry: Registry, task: str, kind: str, selection: Selection, *, needs_proba: bool = False,
+               accelerated: bool = False) -> Candidates:
+    """The plugins that may be chosen for ``task``/``kind`` under ``selection``; raises when none applies.
+
+    Unless ``selection`` names the models, heavy models join only when trials run on a CUDA device
+    (``accelerated``), and a metric that ``needs_proba`` leaves out models without class probabilities.
+    """
+    available = registry.models(task, kind)
+    if needs_proba:
+        available = [r for r in available if r.plugin.probabilities]
+    if selection.models is None and not accelerated:
+        available = [r for r in available if not r.plugin.heavy]
+    why = f"to {task} {kind}" + (" scored by class probabilities" if needs_proba else "")
+    models = _restrict("model", available, selection.models, registry, why)
     if not models:
         raise PluginError(f"no working model plugin serves task {task!r} ({kind})")
     torch_used = any(r.plugin.family == "torch" for r in models)
     optimizers = _restrict("optimizer", registry.optimizers(), selection.optimizers, registry, "")
-    if torch_used and not optimizers:
+    if any(r.plugin.family == "torch" and not r.plugin.owns_optimizer for r in models) and not optimizers:
         raise PluginError("torch models need an optimizer plugin, and none is available")
-    regularizers = _restrict("regularizer", registry.regularizers(task=task), selection.regularizers, registry,
-                             f"to {task}")
+    regularizers = _restrict("regularizer", registry.regularizers(task=task, kind=kind), selection.regularizers,
+                             registry, f"to {task} {kind}")
     families = {r.plugin.family for r in models}
     regularizers = tuple(r for r in regularizers if families & set(r.plugin.families))
     return Candidates(models, optimizers if torch_used else (), regularizers)
@@ -168,7 +179,7 @@ def compose(trial: optuna.Trial, cands: Candidates) -> Config:
     model = models[trial.suggest_categorical("model", list(models))]
     config = Config(model=model, model_params=_plugin_space(trial, "model", model))
     family = model.plugin.family
-    if family == "torch":
+    if family == "torch" and not model.plugin.owns_optimizer:
         optimizers = {r.name: r for r in cands.optimizers}
         config.optimizer = optimizers[trial.suggest_categorical("optimizer", list(optimizers))]
         config.optimizer_params = _plugin_space(trial, "optimizer", config.optimizer)

@@ -91,7 +91,9 @@ def _runs(record: PluginRecord, builtins: Registry) -> list[tuple[Dataset, Candi
     if record.kind == "optimizer":
         return [(synthetic_dataset("tabular"), Candidates((builtins.get("model", "mlp"),), (record,), ()), {})]
     tasks = sorted(record.plugin.tasks) if record.plugin.tasks is not None else ["tabular"]
-    return [(synthetic_dataset(task), Candidates((builtins.get("model", _TORCH_MODEL[task]),), (adamw,), (record,)),
+    kind = "regression" if record.plugin.kinds == {"regression"} else "classification"
+    return [(synthetic_dataset(task, kind),
+             Candidates((builtins.get("model", _TORCH_MODEL[task]),), (adamw,), (record,)),
              {f"regularizer.{record.name}": True}) for task in tasks]
 
 
@@ -107,7 +109,9 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
     try:
         runs = _runs(record, builtins)
         for data, cands, fixed in runs:
-            metric = get_metric(None, data.kind)
+            # a classifier claiming class probabilities is scored by log loss, which needs them
+            proba = data.kind == "classification" and record.kind == "model" and record.plugin.probabilities
+            metric = get_metric("log_loss" if proba else None, data.kind)
             with quiet_optuna_logs():
                 study = optuna.create_study(direction=metric.direction,
                                             sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -120,7 +124,7 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
                     study.tell(trial, 0.0)
                     continue
                 result = cross_validate(config, data, make_splits(data, 2, seed), metric, FoldReporter(trial, metric),
-                                        seed=seed, device=_cpu() if config.optimizer is not None else None)
+                                        seed=seed, device=_cpu() if config.model.plugin.family == "torch" else None)
                 if not math.isfinite(result.mean):
                     raise PluginCheckError(f"{data.task} {data.kind}: CV score is {result.mean}")
                 study.tell(trial, result.mean)

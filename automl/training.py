@@ -107,10 +107,13 @@ def fit_predict(
     overrides: dict[str, Any] = {}
     for record, reg_params in config.regularizers:
         overrides.update(record.plugin.optimizer_overrides(reg_params))
-    assert config.optimizer is not None, "torch models are always composed with an optimizer"
-    optimizer = config.optimizer.plugin.build(config.optimizer_params, module.parameters(), overrides)
-    steps_per_epoch = -(-len(X) // settings.batch_size)
-    scheduler = config.optimizer.plugin.scheduler(config.optimizer_params, optimizer, settings.epochs * steps_per_epoch)
+    total_steps = settings.epochs * -(-len(X) // settings.batch_size)
+    if config.model.plugin.owns_optimizer:
+        optimizer, scheduler = config.model.plugin.build_optimizer(config.model_params, module, overrides, total_steps)
+    else:
+        assert config.optimizer is not None, "torch models are composed with an optimizer unless they own one"
+        optimizer = config.optimizer.plugin.build(config.optimizer_params, module.parameters(), overrides)
+        scheduler = config.optimizer.plugin.scheduler(config.optimizer_params, optimizer, total_steps)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     best_loss, best_state, stale = float("inf"), None, 0

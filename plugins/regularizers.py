@@ -124,15 +124,14 @@ class LabelSmoothing(RegularizerPlugin):
     target with the uniform distribution, so the model stops pushing logits apart once it is confident.
     Space: ``label_smoothing`` 0.01..0.2 (beyond 0.2 it blurs two-class targets too much).
 
-    Scope: it only acts on the classification loss, and the training loop ignores ``loss_options`` for
-    regression. Regularizers cannot declare problem kinds, only tasks, and tabular is the one task with
-    regression, so it is offered on ``nlp`` and ``vision`` only (all classification): the search never switches
-    it on where it would do nothing. Tabular classification goes without it.
+    Scope: it only acts on the classification loss (the training loop ignores ``loss_options`` for
+    regression), so it declares ``kinds = {"classification"}``: offered on every task's classification
+    problems, never on a regression where it would do nothing.
     """
 
     name = "label_smoothing"
     api_version = API_VERSION
-    tasks = frozenset({"nlp", "vision"})
+    kinds = frozenset({"classification"})
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("label_smoothing", 0.01, 0.2)

@@ -243,9 +243,12 @@ def test_keyboard_interrupt_is_not_swallowed(install):
         ({"family": None}, "family must be one of ('sklearn', 'torch'), got None"),
         ({"kinds": "frozenset({'ranking'})"}, "kinds must be a non-empty subset of ('classification', 'regression')"),
         ({"kinds": "[]"}, "kinds must be a non-empty subset"),
+        ({"owns_optimizer": "True"}, "owns_optimizer is set, which needs family 'torch' and a build_optimizer()"),
+        ({"owns_optimizer": "True", "family": "'torch'"}, "owns_optimizer is set, which needs family 'torch' and a"),
     ],
     ids=["plain-class", "wrong-base", "no-build", "no-search-space", "no-name", "unknown-task", "tasks-str",
-         "tasks-empty", "no-tasks", "bad-family", "no-family", "bad-kinds", "empty-kinds"],
+         "tasks-empty", "no-tasks", "bad-family", "no-family", "bad-kinds", "empty-kinds", "owns-optimizer-sklearn",
+         "owns-optimizer-without-build-optimizer"],
 )
 def test_a_model_of_the_wrong_shape_is_broken(install, attrs, expected):
     _, record = one_model(install, model_source(**attrs))
@@ -255,17 +258,21 @@ def test_a_model_of_the_wrong_shape_is_broken(install, attrs, expected):
 
 
 def test_optimizers_and_regularizers_are_checked_too(install):
-    opt, reg, good_opt, good_reg = (unique_module() for _ in range(4))
+    opt, reg, reg2, good_opt, good_reg = (unique_module() for _ in range(5))
     install("fake-extras", "2.0",
             entry_points={"automl.optimizers": {"lion": f"{opt}:Plugin", "lamb": f"{good_opt}:Plugin"},
-                          "automl.regularizers": {"cutmix": f"{reg}:Plugin", "cutout": f"{good_reg}:Plugin"}},
+                          "automl.regularizers": {"cutmix": f"{reg}:Plugin", "cutout": f"{good_reg}:Plugin",
+                                                  "shakedrop": f"{reg2}:Plugin"}},
             modules={opt: optimizer_source(build=None),
                      reg: regularizer_source(families="frozenset({'jax'})"),
+                     reg2: regularizer_source(name="'shakedrop'", kinds="frozenset({'ranking'})"),
                      good_opt: optimizer_source(name="'lamb'"),
                      good_reg: regularizer_source(name="'cutout'")})
     registry = discover()
     assert record_of(registry, "optimizer", "lion").error == "does not implement build()"
     assert "families must be a non-empty subset of ('torch',)" in record_of(registry, "regularizer", "cutmix").error
+    assert "kinds must be None or a non-empty subset of ('classification', 'regression')" in record_of(
+        registry, "regularizer", "shakedrop").error
     assert record_of(registry, "optimizer", "lamb").ok
     assert record_of(registry, "regularizer", "cutout").ok
     assert "lamb" in [r.name for r in registry.optimizers()]
@@ -418,12 +425,13 @@ def test_models_filter_by_task_and_kind(install):
         return {r.name for r in registry.models(task, kind)}
 
     tabular = {"hist_gradient_boosting", "mlp", "linear", "random_forest", "k_neighbors"}
-    nlp = {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
+    nlp = {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings", "textcnn", "rnn", "transformer"}
+    optional = {"pretrained_transformer", "sentence_embeddings"}  # with the transformers extra only
     assert names("tabular") == tabular | {"ridge", "forest"}
     assert names("tabular", "classification") == tabular | {"forest"}
     assert names("tabular", "regression") == tabular | {"ridge", "forest"}
     assert names("vision") == {"pixel_svc", "vision_mlp", "small_cnn", "resnet", "forest"}
-    assert names("nlp") == nlp
+    assert nlp <= names("nlp") <= nlp | optional
     assert names("nlp", "regression") == set()
     assert "ridge" not in names(kind="classification")
     assert names() >= builtin_entry_points()["model"] | {"ridge", "forest"}

@@ -91,9 +91,10 @@ def test_torch_model_composes_optimizer_and_switchable_regularizers(registry: Re
     assert seen_on, "12 random trials never switched a regularizer on"
 
 
-def test_mixed_families_offer_every_model_of_the_task(registry: Registry) -> None:
+def test_mixed_families_offer_every_light_model_of_the_task(registry: Registry) -> None:
     cands = candidates(registry, "nlp", "classification", Selection())
-    nlp = {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
+    nlp = {r.name for r in registry.models("nlp") if not r.plugin.heavy}
+    assert nlp >= {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings", "textcnn"}
     assert {r.name for r in cands.models} == nlp
     assert cands.optimizers and cands.regularizers
     assert "augmentation" not in {r.name for r in cands.regularizers}  # images only
@@ -155,3 +156,62 @@ def test_exception_in_search_space_is_a_plugin_error_naming_the_plugin() -> None
     with pytest.raises(PluginError, match=r"model plugin 'raising' \(thirdparty 2.0\): search_space\(\) raised "
                                           r"RuntimeError: boom"):
         compose(_trial(), cands)
+
+
+def test_heavy_models_join_only_on_a_gpu_or_when_named(registry: Registry) -> None:
+    heavy = {r.name for r in registry.models("nlp") if r.plugin.heavy}
+    assert {"rnn", "transformer"} <= heavy
+    on_cpu = {r.name for r in candidates(registry, "nlp", "classification", Selection()).models}
+    on_gpu = {r.name for r in candidates(registry, "nlp", "classification", Selection(), accelerated=True).models}
+    assert not on_cpu & heavy and on_gpu == on_cpu | heavy
+    named = candidates(registry, "nlp", "classification", Selection(models=("rnn", "tfidf_nb")))
+    assert [r.name for r in named.models] == ["rnn", "tfidf_nb"] and named.optimizers
+
+
+def test_a_probability_metric_leaves_out_models_without_probabilities(registry: Registry) -> None:
+    models = {r.name for r in candidates(registry, "nlp", "classification", Selection(), needs_proba=True).models}
+    assert "tfidf_svm" not in models and {"tfidf_linear", "tfidf_nb"} <= models
+    vision = {r.name for r in candidates(registry, "vision", "classification", Selection(), needs_proba=True).models}
+    assert "pixel_svc" not in vision and "small_cnn" in vision
+    with pytest.raises(PluginError, match="'tfidf_svm' does not apply to nlp classification scored by class prob"):
+        candidates(registry, "nlp", "classification", Selection(models=("tfidf_svm",)), needs_proba=True)
+
+
+def test_regularizers_are_offered_only_for_their_problem_kinds(registry: Registry) -> None:
+    def offered(kind: str) -> set[str]:
+        return {r.name for r in candidates(registry, "tabular", kind, Selection(models=("mlp",))).regularizers}
+
+    assert "label_smoothing" in offered("classification") and "label_smoothing" not in offered("regression")
+    assert {"weight_decay", "dropout", "mixup"} <= offered("regression")
+
+
+class _OwnsOptimizer(ModelPlugin):
+    name = "finetuned"
+    api_version = 1
+    tasks = frozenset({"tabular"})
+    family = "torch"
+    owns_optimizer = True
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_float("lr", 1e-5, 1e-4, log=True)
+
+    def build(self, params: Any, problem: Any) -> Any:
+        raise NotImplementedError
+
+
+def test_a_model_owning_its_optimizer_is_composed_without_one(registry: Registry) -> None:
+    owner = PluginRecord("model", "finetuned", "x:y", "thirdparty", "1.0", plugin=_OwnsOptimizer())
+    mixed = Registry([*registry.records, owner])
+    cands = candidates(mixed, "tabular", "classification", Selection(models=("finetuned", "mlp")))
+    assert cands.optimizers and cands.regularizers  # mlp still needs an optimizer
+    seen = set()
+    for _ in range(20):
+        trial = _trial()
+        config = compose(trial, cands)
+        seen.add(config.model.name)
+        if config.model.name == "finetuned":
+            assert config.optimizer is None and "optimizer" not in trial.params
+            assert "model.finetuned.lr" in trial.params
+    assert seen == {"finetuned", "mlp"}
+    alone = candidates(Registry([owner]), "tabular", "classification", Selection())
+    assert alone.models == (owner,) and alone.optimizers == ()  # no optimizer plugin needed at all

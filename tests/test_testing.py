@@ -68,8 +68,16 @@ class _NoApiVersion(ModelPlugin):
         return None
 
 
+class _NoProbabilities(_Knn):
+    def build(self, params: Any, problem: Any) -> Any:
+        from sklearn.svm import SVC
+
+        return SVC()  # no predict_proba, though the plugin keeps the default probabilities = True
+
+
 @pytest.mark.parametrize(("plugin", "message"), [
     (_BadRange(), "parameter 'k': low=5 is greater than high=1"),
+    (_NoProbabilities(), "predicts no class probabilities"),
     (_BuildRaises(), "RuntimeError: cannot build"),
     (_NoApiVersion(), "declares no api_version"),
 ])
@@ -102,3 +110,10 @@ def test_a_good_optimizer_passes() -> None:
             return torch.optim.Adagrad(parameters, lr=params["lr"])
 
     assert check_plugin(Adagrad(), "optimizer", n_samples=1).ok
+
+
+def test_a_model_declaring_no_probabilities_is_checked_without_them() -> None:
+    class Svc(_NoProbabilities):
+        probabilities = False
+
+    assert check_plugin(Svc(), "model", n_samples=1).ok

@@ -206,3 +206,28 @@ def test_regularizer_hooks_see_training_batches_with_probability_targets(monkeyp
     assert recorder.backward_calls == len(recorder.batches) == 2 * 5  # 80 rows / batch 16
     targets = torch.cat([Y for _, Y in recorder.batches])
     assert targets.shape[1] == 2 and torch.allclose(targets.sum(1), torch.ones(len(targets)))
+
+
+class _OwnOptimizer(Linear):
+    """A torch model that builds its own optimizer (as a fine-tuning plugin does)."""
+
+    owns_optimizer = True
+
+    def __init__(self) -> None:
+        super().__init__(epochs=3)
+        self.calls: list[tuple[dict, int]] = []
+
+    def build_optimizer(self, params: Any, module: nn.Module, overrides: Any, total_steps: int) -> Any:
+        self.calls.append((dict(overrides), total_steps))
+        optimizer = torch.optim.SGD(module.parameters(), lr=0.1, weight_decay=overrides.get("weight_decay", 0.0))
+        return optimizer, torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.1, total_iters=total_steps)
+
+
+def test_a_model_owning_its_optimizer_builds_it_with_the_regularizers_overrides() -> None:
+    X, y = _blobs()
+    model = _OwnOptimizer()
+    config = Config(model=PluginRecord("model", model.name, "x:y", "t", "1", plugin=model), model_params={},
+                    regularizers=[(REGISTRY.get("regularizer", "weight_decay"), {"weight_decay": 1e-3})])
+    proba = fit_predict(config, _problem("classification", 2), X[:150], y[:150], X[150:], device=torch.device("cpu"))
+    assert (proba.argmax(axis=1) == y[150:]).mean() > 0.9
+    assert model.calls == [({"weight_decay": 1e-3}, 3 * 10)]  # 3 epochs x ceil(150 / 16) batches

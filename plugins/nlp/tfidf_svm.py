@@ -22,14 +22,15 @@ class TfidfSVM(ModelPlugin):
     best C sits lower than logistic regression's (typically 0.1-1); above 10 liblinear converges slowly and
     overfits.
 
-    LinearSVC has no ``predict_proba``: under a probability metric (log loss, ROC AUC) the engine fails its
-    trials with that reason; use tfidf_linear there.
+    LinearSVC has no ``predict_proba`` (``probabilities = False``): a search scored by a probability metric (log
+    loss, ROC AUC) leaves this model out; tfidf_linear serves there.
     """
 
     name = "tfidf_svm"
     api_version = API_VERSION
     tasks = frozenset({"nlp"})
     family = "sklearn"
+    probabilities = False
 
     def search_space(self, space: ParamSpace) -> None:
         suggest_tfidf(space)

@@ -23,12 +23,16 @@ class PixelSVC(ModelPlugin):
 
     Space: ``C`` 0.1..100 log (margin softness), ``gamma`` 1e-4..1e-1 log (kernel width; pixels are
     standardized, so 1/n_features ~ 1e-2 sits mid-range).
+
+    No class probabilities (``probability=True`` would fit five extra SVCs per fold for Platt scaling), so a
+    search scored by log loss or ROC AUC leaves this model out.
     """
 
     name = "pixel_svc"
     api_version = API_VERSION
     tasks = frozenset({"vision"})
     family = "sklearn"
+    probabilities = False
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_float("C", 0.1, 100.0, log=True)

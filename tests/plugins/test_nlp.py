@@ -7,29 +7,41 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+import torch
 from automl_plugins.nlp._tfidf import suggest_tfidf, tfidf_featurizer
+from automl_plugins.nlp._tokens import PAD
+from automl_plugins.nlp.rnn import RNN
+from automl_plugins.nlp.textcnn import TextCNN
 from automl_plugins.nlp.tfidf_linear import TfidfLinear
 from automl_plugins.nlp.tfidf_nb import TfidfNB
 from automl_plugins.nlp.tfidf_svm import TfidfSVM
+from automl_plugins.nlp.transformer import Transformer
+from torch import nn
 
+import automl
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, load_dataset, make_dataset
 from automl.metrics import get_metric
-from automl.protocols import ModelPlugin
+from automl.protocols import ModelPlugin, Problem
 from automl.registry import PluginRecord
 from automl.space import Config
 from automl.testing import check_plugin
 
-PLUGINS = [TfidfLinear, TfidfSVM, TfidfNB]
+PLUGINS = [TfidfLinear, TfidfSVM, TfidfNB, TextCNN, RNN, Transformer]
 MAJORITY = 0.578  # share of the larger class in the default NLP data
 
 WORD = {"analyzer": "word", "ngram_max": 2, "min_df": 1, "sublinear_tf": True}
 CHAR = {"analyzer": "char_wb", "char_ngram_max": 4, "min_df": 2, "sublinear_tf": True}
+TRAIN = {"max_vocab": 8000, "epochs": 4, "batch_size": 64}
 #: A reasonable fixed configuration of each plugin (the char analyzer is covered by tfidf_svm).
 CONFIGS: list[tuple[type[ModelPlugin], dict[str, Any]]] = [
     (TfidfLinear, {**WORD, "C": 10.0}),
     (TfidfSVM, {**CHAR, "C": 0.3}),
     (TfidfNB, {**WORD, "alpha": 0.3}),
+    (TextCNN, {**TRAIN, "dim": 48, "kernels": "1-2-3", "filters": 48}),
+    (RNN, {**TRAIN, "dim": 48, "cell": "lstm", "hidden": 32, "layers": 1, "pooling": "max"}),
+    (Transformer, {**TRAIN, "d_model": 64, "heads": 4, "layers": 1, "ff_mult": 2, "positional": "learned",
+                   "pooling": "mean"}),
 ]
 
 
@@ -48,16 +60,71 @@ def reviews() -> Dataset:
 
 
 def _config(plugin: ModelPlugin, params: dict[str, Any]) -> Config:
-    return Config(model=PluginRecord("model", plugin.name, "x:y", "test", "1", plugin=plugin), model_params=params)
+    record = PluginRecord("model", plugin.name, "x:y", "test", "1", plugin=plugin)
+    if plugin.family == "sklearn":
+        return Config(model=record, model_params=params)
+    return Config(model=record, model_params=params, optimizer=automl.discover().get("optimizer", "adamw"),
+                  optimizer_params={"lr": 3e-3, "schedule": "constant"})
 
 
 @pytest.mark.parametrize(("plugin", "params"), CONFIGS, ids=[p.name for p, _ in CONFIGS])
 def test_beats_the_majority_baseline(reviews: Dataset, plugin: type[ModelPlugin], params: dict[str, Any]) -> None:
+    torch.manual_seed(0)
     metric = get_metric(None, "classification")
     trial = optuna.create_study(direction="maximize").ask()
     split = make_splits(reviews, 4, 0)[:1]  # one stratified 75/25 split
-    result = cross_validate(_config(plugin(), params), reviews, split, metric, FoldReporter(trial, metric), seed=0)
+    result = cross_validate(_config(plugin(), params), reviews, split, metric, FoldReporter(trial, metric), seed=0,
+                            device=torch.device("cpu"))
     assert result.mean > 0.65 > MAJORITY
+
+
+def _module(plugin: ModelPlugin, params: dict[str, Any], texts: list[str]) -> tuple[nn.Module, Any]:
+    indexer = plugin.featurizer(params).fit(texts)
+    problem = Problem("nlp", "classification", 2, (indexer.max_len,), indexer, seed=0)
+    torch.manual_seed(0)
+    return plugin.build(params, problem).eval(), indexer
+
+
+TEXTS = ["a gorgeous , witty , seductive movie .", "dull", "",
+         "the plot is thin and the actors look bored , but the score is lovely and the ending works"]
+PADDED = [
+    (RNN(), {"max_vocab": 100, "dim": 8, "cell": "gru", "hidden": 8, "layers": 2, "pooling": "mean"}),
+    (RNN(), {"max_vocab": 100, "dim": 8, "cell": "lstm", "hidden": 8, "layers": 1, "pooling": "mean"}),
+    (RNN(), {"max_vocab": 100, "dim": 8, "cell": "gru", "hidden": 8, "layers": 1, "pooling": "max"}),
+    (Transformer(), {"max_vocab": 100, "d_model": 16, "heads": 2, "layers": 2, "ff_mult": 2,
+                     "positional": "learned", "pooling": "mean"}),
+    (Transformer(), {"max_vocab": 100, "d_model": 16, "heads": 4, "layers": 1, "ff_mult": 1,
+                     "positional": "sinusoidal", "pooling": "cls"}),
+    (TextCNN(), {"max_vocab": 100, "dim": 8, "kernels": "3-4-5", "filters": 4}),
+]
+
+
+@pytest.mark.parametrize(("plugin", "params"), PADDED, ids=["rnn-gru-2layers-mean", "rnn-lstm-mean", "rnn-gru-max",
+                                                             "transformer-mean", "transformer-cls", "textcnn"])
+def test_padding_does_not_change_the_output(plugin: ModelPlugin, params: dict[str, Any]) -> None:
+    module, indexer = _module(plugin, params, TEXTS)
+    ids = torch.as_tensor(indexer.transform(TEXTS))
+    assert (ids[:, -1] == PAD).all()  # every row carries padding
+    with torch.no_grad():
+        batched = module(ids)  # short texts padded up to the longest one of the batch, and beyond
+        for row, text in enumerate(TEXTS):
+            length = max(1, int((ids[row] != PAD).sum()))
+            alone = module(ids[row : row + 1, :length])  # the same text, unpadded
+            assert torch.allclose(batched[row], alone[0], atol=1e-5), text
+    assert torch.isfinite(batched).all()  # an empty text too
+    module.train()  # the training path (no fast paths) handles the empty text too
+    assert torch.isfinite(module(ids)).all()
+
+
+@pytest.mark.parametrize("plugin", [TextCNN, RNN, Transformer], ids=lambda p: p.name)
+def test_dropout_layers_start_at_zero_for_the_regularizer(plugin: type[ModelPlugin]) -> None:
+    params = next(p for cls, p in CONFIGS if cls is plugin)
+    module, _ = _module(plugin(), params, TEXTS)
+    rates = [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+    assert rates and all(rate == 0.0 for rate in rates)
+    dropout = automl.discover().get("regularizer", "dropout").plugin
+    dropout.configure_module({"rate": 0.3}, module)
+    assert all(m.p == 0.3 for m in module.modules() if isinstance(m, nn.Dropout))
 
 
 def test_char_analyzer_produces_character_ngrams() -> None:

@@ -1,0 +1,89 @@
+"""A convolutional text classifier (Kim, 2014): parallel n-gram filters over word embeddings, max over time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
+
+from ._sequence import embedding, suggest_training, suggest_vocabulary, token_featurizer, training_settings, trim
+from ._tokens import TokenIndexer
+
+#: The searchable sets of kernel sizes (strings, since a search-space choice must be a plain value).
+KERNEL_SETS = ("1-2-3", "2-3-4", "3-4-5")
+
+
+def kernel_sizes(choice: str) -> tuple[int, ...]:
+    return tuple(int(k) for k in choice.split("-"))
+
+
+class _TextCNN(nn.Module):
+    def __init__(self, vocabulary: int, dim: int, filters: int, kernels: Sequence[int], outputs: int) -> None:
+        super().__init__()
+        self.kernels = tuple(kernels)
+        self.embedding = embedding(vocabulary, dim)
+        self.embedding_dropout = nn.Dropout(0.0)  # rates set by the dropout regularizer
+        self.convs = nn.ModuleList(nn.Conv1d(dim, filters, k) for k in self.kernels)
+        self.dropout = nn.Dropout(0.0)
+        self.head = nn.Linear(filters * len(self.kernels), outputs)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids, lengths, _ = trim(ids, min_len=max(self.kernels))
+        x = self.embedding_dropout(self.embedding(ids)).transpose(1, 2)  # (batch, dim, length)
+        pooled = []
+        for k, conv in zip(self.kernels, self.convs):
+            h = torch.relu(conv(x))  # (batch, filters, length - k + 1): window i covers tokens i..i+k-1
+            # max over the windows that lie within the text (a text shorter than k keeps its first window), so
+            # trailing padding never wins the max
+            windows = (lengths - k + 1).clamp(min=1)
+            valid = torch.arange(h.shape[2], device=h.device)[None, :] < windows[:, None]
+            pooled.append(h.masked_fill(~valid.unsqueeze(1), 0.0).amax(dim=2))
+        return self.head(self.dropout(torch.cat(pooled, dim=1)))
+
+
+class TextCNN(ModelPlugin):
+    """Word embeddings -> parallel Conv1d filters of several widths -> ReLU -> max over time -> linear.
+
+    Cost: a 5-fold trial on the default 12.8k snippets took 13-33 s on 2 shared CPU cores (random draws of this
+    space, 5-fold accuracy 0.757-0.761). Space:
+
+    * ``max_vocab`` 2k-20k log: vocabulary fitted per training fold; training folds hold ~17k distinct
+      words, most seen once, so the cap drops mostly noise.
+    * ``dim`` 32-96 log: embedding size, trained from scratch on ~10k snippets; every step updates the whole
+      table (dense gradients for AdamW), so larger tables cost time and overfit.
+    * ``kernels`` ``1-2-3`` / ``2-3-4`` / ``3-4-5``: filter widths, the word n-grams the filters detect
+      (short snippets favour short n-grams; Kim used 3-4-5).
+    * ``filters`` 32-96 log per width: around Kim's 100; the convolutions dominate the CPU cost.
+    * ``epochs`` 2-5, ``batch_size`` 64 / 128 / 256: the model fits ~10k snippets within a few epochs
+      (further epochs mostly overfit unless the dropout regularizer is on).
+
+    Max over time takes only the windows inside the text (ReLU outputs are non-negative, so padding windows
+    are set to 0), so the output does not depend on padding. Dropout layers (embeddings, pooled features)
+    start at 0.0 for the dropout regularizer to set.
+    """
+
+    name = "textcnn"
+    api_version = API_VERSION
+    tasks = frozenset({"nlp"})
+    family = "torch"
+
+    def search_space(self, space: ParamSpace) -> None:
+        suggest_vocabulary(space)
+        space.suggest_int("dim", 32, 96, log=True)
+        space.suggest_categorical("kernels", list(KERNEL_SETS))
+        space.suggest_int("filters", 32, 96, log=True)
+        suggest_training(space, (2, 5), [64, 128, 256])
+
+    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
+        return token_featurizer(params)
+
+    def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
+        return _TextCNN(problem.featurizer.vocabulary_size_, params["dim"], params["filters"],
+                        kernel_sizes(params["kernels"]), problem.n_outputs)
+
+    def training(self, params: Mapping[str, Any]) -> TrainSettings:
+        return training_settings(params)
