@@ -17,9 +17,11 @@ from typing import Any
 import optuna
 
 from automl.exceptions import PluginError, SearchSpaceError
+from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry
 
-__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "space_signature"]
+__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "describe", "explore",
+           "space_signature"]
 
 
 class ScopedSpace:
@@ -187,3 +189,36 @@ def compose(trial: optuna.Trial, cands: Candidates) -> Config:
         if family in record.plugin.families and trial.suggest_categorical(f"regularizer.{record.name}", [False, True]):
             config.regularizers.append((record, _plugin_space(trial, "regularizer", record)))
     return config
+
+
+def explore(record: PluginRecord, n_draws: int = 64, seed: int = 0) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The parameters the plugin of ``record`` suggests, by local name, over ``n_draws`` random draws of its space.
+
+    Conditional parameters are included once a draw reaches them; a name met with several distributions keeps
+    the first. Raises like :func:`compose` when the plugin's space is invalid.
+    """
+    with quiet_optuna_logs():
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    prefix = f"plugin.{record.name}."
+    found: dict[str, optuna.distributions.BaseDistribution] = {}
+    for _ in range(n_draws):
+        trial = study.ask()
+        _plugin_space(trial, "plugin", record)
+        for name, distribution in trial.distributions.items():
+            found.setdefault(name.removeprefix(prefix), distribution)
+        study.tell(trial, 0.0)
+    return found
+
+
+def describe(distribution: optuna.distributions.BaseDistribution) -> str:
+    """A short human form of one distribution: ``1e-05..0.001 log``, ``2..5``, ``gru / lstm``, ``(fixed)``."""
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        choices = distribution.choices
+        return "(fixed)" if len(choices) == 1 else " / ".join(str(c) for c in choices)
+    assert isinstance(distribution, (optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution))
+    text = f"{distribution.low:g}..{distribution.high:g}"
+    if distribution.log:
+        text += " log"
+    elif distribution.step not in (None, 1):
+        text += f" step {distribution.step:g}"
+    return text

@@ -8,7 +8,7 @@ import pytest
 from automl.exceptions import PluginError, SearchSpaceError
 from automl.protocols import ModelPlugin
 from automl.registry import PluginRecord, Registry, discover
-from automl.space import ScopedSpace, Selection, candidates, compose, space_signature
+from automl.space import ScopedSpace, Selection, candidates, compose, describe, explore, space_signature
 
 
 def _trial() -> optuna.Trial:
@@ -215,3 +215,18 @@ def test_a_model_owning_its_optimizer_is_composed_without_one(registry: Registry
     assert seen == {"finetuned", "mlp"}
     alone = candidates(Registry([owner]), "tabular", "classification", Selection())
     assert alone.models == (owner,) and alone.optimizers == ()  # no optimizer plugin needed at all
+
+
+def test_explore_finds_conditional_parameters_and_describe_prints_ranges(registry: Registry) -> None:
+    found = explore(registry.get("optimizer", "sgd"), n_draws=64)
+    assert {"lr", "momentum", "nesterov", "schedule", "warmup_fraction", "step_gamma"} <= set(found)
+    assert describe(found["lr"]) == "0.01..0.5 log"
+    assert describe(found["nesterov"]) == "False / True"
+    assert describe(optuna.distributions.IntDistribution(2, 10, step=2)) == "2..10 step 2"
+    assert describe(optuna.distributions.CategoricalDistribution(["/some/path"])) == "(fixed)"
+
+
+def test_explore_reports_an_invalid_space_with_the_plugin_name() -> None:
+    record = PluginRecord("model", "raising", "x:y", "thirdparty", "1.0", plugin=_Raising())
+    with pytest.raises(PluginError, match="model plugin 'raising' \\(thirdparty 1.0\\): search_space\\(\\) raised"):
+        explore(record, n_draws=2)

@@ -1,0 +1,25 @@
+"""docs/plugins.md carries the catalogue of built-in plugins that scripts/catalogue.py generates from the code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import automl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_catalogue_in_the_docs_is_up_to_date() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "catalogue.py"), "--check"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_catalogue_lists_every_builtin_plugin() -> None:
+    doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    table = doc[doc.index("<!-- catalogue:start -->"):doc.index("<!-- catalogue:end -->")]
+    for record in automl.discover().records:
+        if record.builtin:
+            assert f"| `{record.name}` | {record.kind} |" in table, record.name
