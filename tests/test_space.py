@@ -94,7 +94,7 @@ def test_torch_model_composes_optimizer_and_switchable_regularizers(registry: Re
 def test_mixed_families_offer_every_light_model_of_the_task(registry: Registry) -> None:
     cands = candidates(registry, "nlp", "classification", Selection())
     nlp = {r.name for r in registry.models("nlp") if not r.plugin.heavy}
-    assert nlp >= {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings", "textcnn"}
+    assert nlp >= {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
     assert {r.name for r in cands.models} == nlp
     assert cands.optimizers and cands.regularizers
     assert "augmentation" not in {r.name for r in cands.regularizers}  # images only
@@ -160,7 +160,7 @@ def test_exception_in_search_space_is_a_plugin_error_naming_the_plugin() -> None
 
 def test_heavy_models_join_only_on_a_gpu_or_when_named(registry: Registry) -> None:
     heavy = {r.name for r in registry.models("nlp") if r.plugin.heavy}
-    assert {"rnn", "transformer"} <= heavy
+    assert {"textcnn", "rnn", "transformer"} <= heavy
     on_cpu = {r.name for r in candidates(registry, "nlp", "classification", Selection()).models}
     on_gpu = {r.name for r in candidates(registry, "nlp", "classification", Selection(), accelerated=True).models}
     assert not on_cpu & heavy and on_gpu == on_cpu | heavy

@@ -48,8 +48,9 @@ class _TextCNN(nn.Module):
 class TextCNN(ModelPlugin):
     """Word embeddings -> parallel Conv1d filters of several widths -> ReLU -> max over time -> linear.
 
-    Cost: a 5-fold trial on the default 12.8k snippets took 13-33 s on 2 shared CPU cores (random draws of this
-    space, 5-fold accuracy 0.757-0.761). Space:
+    Cost: a 5-fold trial on the default 12.8k snippets took 13-33 s on 2 otherwise idle CPU cores (random draws
+    of this space, 5-fold accuracy 0.757-0.761), but 7 minutes for one trial when two other processes shared
+    those cores, so on a CPU it is searched only when named. Space:
 
     * ``max_vocab`` 2k-20k log: vocabulary fitted per training fold; training folds hold ~17k distinct
       words, most seen once, so the cap drops mostly noise.
@@ -70,6 +71,7 @@ class TextCNN(ModelPlugin):
     api_version = API_VERSION
     tasks = frozenset({"nlp"})
     family = "torch"
+    heavy = True  # on a CPU, searched only when named: see the cost above
 
     def search_space(self, space: ParamSpace) -> None:
         suggest_vocabulary(space)
