@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Annotated, Optional
 
@@ -17,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import automl
-from automl.exceptions import AutomlError
+from automl.exceptions import AutomlError, PluginWarning
 from automl.protocols import GROUPS, TASKS
 from automl.testing import check_record
 
@@ -28,6 +29,7 @@ app.add_typer(plugins_app, name="plugins")
 
 out = Console()
 err = Console(stderr=True)
+_python_showwarning = warnings.showwarning
 
 StorageOption = Annotated[
     Optional[str],
@@ -37,9 +39,13 @@ StorageOption = Annotated[
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    """Turn known errors into one line on stderr and a non-zero exit (``AUTOML_DEBUG=1`` re-raises)."""
+    """Turn known errors into one line on stderr and a non-zero exit (``AUTOML_DEBUG=1`` re-raises); show a
+    :class:`PluginWarning` (a plugin left out of a search) as one line too."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", PluginWarning)
+            warnings.showwarning = _show_warning
+            yield
     except AutomlError as exc:
         if os.environ.get("AUTOML_DEBUG"):
             raise
@@ -48,6 +54,13 @@ def _errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("interrupted: run the same command again to resume the study")
         raise typer.Exit(130) from None
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    if issubclass(category, PluginWarning):
+        err.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def _names(values: list[str] | None) -> list[str] | None:

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "PluginError",
+    "PluginWarning",
     "SearchSpaceError",
     "StudyMismatchError",
 ]
@@ -38,3 +39,7 @@ class SearchSpaceError(PluginError, ValueError):
 
 class StudyMismatchError(AutomlError):
     """An existing study was created for another task, dataset, metric or search space."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin was left out of a search (its search space is invalid); the search goes on without it."""

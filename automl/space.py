@@ -10,13 +10,14 @@ is chosen.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 
-from automl.exceptions import PluginError, SearchSpaceError
+from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry
 
@@ -128,14 +129,36 @@ def _restrict(kind: str, available: list[PluginRecord], names: tuple[str, ...] |
     return tuple(chosen)
 
 
+#: Random draws of each candidate's space before a search starts (:func:`candidates`).
+PREFLIGHT_DRAWS = 16
+
+
+def _valid_spaces(records: list[PluginRecord], named: tuple[str, ...] | None) -> list[PluginRecord]:
+    """``records`` whose search space survives :data:`PREFLIGHT_DRAWS` draws. A plugin named in ``named`` with
+    an invalid space raises its :class:`SearchSpaceError`; any other is left out with a :class:`PluginWarning`."""
+    valid = []
+    for record in records:
+        try:
+            explore(record, PREFLIGHT_DRAWS)
+        except PluginError as exc:
+            if named is not None and record.name in named:
+                raise
+            warnings.warn(f"{exc} -- left out of this search", PluginWarning, stacklevel=2)
+            continue
+        valid.append(record)
+    return valid
+
+
 def candidates(registry: Registry, task: str, kind: str, selection: Selection, *, needs_proba: bool = False,
                accelerated: bool = False) -> Candidates:
     """The plugins that may be chosen for ``task``/``kind`` under ``selection``; raises when none applies.
 
     Unless ``selection`` names the models, heavy models join only when trials run on a CUDA device
-    (``accelerated``), and a metric that ``needs_proba`` leaves out models without class probabilities.
+    (``accelerated``), and a metric that ``needs_proba`` leaves out models without class probabilities. Every
+    candidate's space is drawn :data:`PREFLIGHT_DRAWS` times first, so an invalid one is caught before any trial
+    exists: a named plugin raises, another one is left out with a :class:`~automl.exceptions.PluginWarning`.
     """
-    available = registry.models(task, kind)
+    available = _valid_spaces(registry.models(task, kind), selection.models)
     if needs_proba:
         available = [r for r in available if r.plugin.probabilities]
     if selection.models is None and not accelerated:
@@ -145,11 +168,13 @@ def candidates(registry: Registry, task: str, kind: str, selection: Selection, *
     if not models:
         raise PluginError(f"no working model plugin serves task {task!r} ({kind})")
     torch_used = any(r.plugin.family == "torch" for r in models)
-    optimizers = _restrict("optimizer", registry.optimizers(), selection.optimizers, registry, "")
+    optimizers = _restrict("optimizer", _valid_spaces(registry.optimizers(), selection.optimizers),
+                           selection.optimizers, registry, "")
     if any(r.plugin.family == "torch" and not r.plugin.owns_optimizer for r in models) and not optimizers:
         raise PluginError("torch models need an optimizer plugin, and none is available")
-    regularizers = _restrict("regularizer", registry.regularizers(task=task, kind=kind), selection.regularizers,
-                             registry, f"to {task} {kind}")
+    regularizers = _restrict("regularizer", _valid_spaces(registry.regularizers(task=task, kind=kind),
+                                                          selection.regularizers),
+                             selection.regularizers, registry, f"to {task} {kind}")
     families = {r.plugin.family for r in models}
     regularizers = tuple(r for r in regularizers if families & set(r.plugin.families))
     return Candidates(models, optimizers if torch_used else (), regularizers)

@@ -5,10 +5,10 @@ from typing import Any
 import optuna
 import pytest
 
-from automl.exceptions import PluginError, SearchSpaceError
+from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
 from automl.protocols import ModelPlugin
 from automl.registry import PluginRecord, Registry, discover
-from automl.space import ScopedSpace, Selection, candidates, compose, describe, explore, space_signature
+from automl.space import Candidates, ScopedSpace, Selection, candidates, compose, describe, explore, space_signature
 
 
 def _trial() -> optuna.Trial:
@@ -152,7 +152,7 @@ class _Raising(ModelPlugin):
 
 def test_exception_in_search_space_is_a_plugin_error_naming_the_plugin() -> None:
     record = PluginRecord("model", "raising", "x:y", "thirdparty", "2.0", plugin=_Raising())
-    cands = candidates(Registry([record]), "tabular", "classification", Selection())
+    cands = Candidates((record,), (), ())  # as if it had passed the pre-flight draws, then raised in a trial
     with pytest.raises(PluginError, match=r"model plugin 'raising' \(thirdparty 2.0\): search_space\(\) raised "
                                           r"RuntimeError: boom"):
         compose(_trial(), cands)
@@ -230,3 +230,21 @@ def test_explore_reports_an_invalid_space_with_the_plugin_name() -> None:
     record = PluginRecord("model", "raising", "x:y", "thirdparty", "1.0", plugin=_Raising())
     with pytest.raises(PluginError, match="model plugin 'raising' \\(thirdparty 1.0\\): search_space\\(\\) raised"):
         explore(record, n_draws=2)
+
+
+class _BadLogRange(_Raising):
+    name = "bad_log"
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_float("scale", 0.0, 1.0, log=True)
+
+
+def test_a_plugin_with_an_invalid_space_is_left_out_before_any_trial(registry: Registry) -> None:
+    bad = PluginRecord("model", "bad_log", "x:y", "thirdparty", "1.0", plugin=_BadLogRange())
+    mixed = Registry([*registry.records, bad])
+    with pytest.warns(PluginWarning, match="model plugin 'bad_log' \\(thirdparty 1.0\\): parameter 'scale': a log "
+                                           "range needs low > 0.*left out of this search"):
+        cands = candidates(mixed, "tabular", "classification", Selection())
+    assert "bad_log" not in {r.name for r in cands.models} and "linear" in {r.name for r in cands.models}
+    with pytest.raises(SearchSpaceError, match="model plugin 'bad_log' \\(thirdparty 1.0\\): parameter 'scale'"):
+        candidates(mixed, "tabular", "classification", Selection(models=("bad_log", "linear")))
