@@ -15,12 +15,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from automl.protocols import ParamSpace, TrainSettings
+from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, TrainSettings
 
 from ._tokens import PAD, TokenIndexer
 
 __all__ = [
     "EMBEDDING_STD",
+    "SequenceModel",
     "MAX_LEN",
     "embedding",
     "masked_max",
@@ -95,3 +96,21 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Maximum of ``x`` ``(batch, length, dim)`` over the positions where ``mask`` ``(batch, length)`` is True."""
     return x.masked_fill(~mask.unsqueeze(-1), torch.finfo(x.dtype).min).amax(dim=1)
+
+
+class SequenceModel(ModelPlugin):
+    """What the sequence models share: nlp classification in torch, heavy on a CPU (searched there only when
+    named), word-id features from :func:`token_featurizer`, training settings from :func:`training_settings`.
+    Subclasses set ``name`` and implement ``search_space`` (calling :func:`suggest_vocabulary` and
+    :func:`suggest_training`) and ``build``."""
+
+    api_version = API_VERSION
+    tasks = frozenset({"nlp"})
+    family = "torch"
+    heavy = True
+
+    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
+        return token_featurizer(params)
+
+    def training(self, params: Mapping[str, Any]) -> TrainSettings:
+        return training_settings(params)

@@ -8,19 +8,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import ParamSpace, Problem
 
 from ._sequence import (
+    SequenceModel,
     embedding,
     masked_max,
     masked_mean,
     suggest_training,
     suggest_vocabulary,
-    token_featurizer,
-    training_settings,
     trim,
 )
-from ._tokens import TokenIndexer
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -69,7 +67,7 @@ class _BiRNN(nn.Module):
         return self.head(self.dropout(pooled))
 
 
-class RNN(ModelPlugin):
+class RNN(SequenceModel):
     """Word embeddings -> bidirectional GRU or LSTM (1-2 layers) -> mean or max over the valid positions -> linear.
 
     Cost: recurrent steps are sequential and the CPU GRU has no fused kernel, so this is the dearest NLP model.
@@ -93,10 +91,6 @@ class RNN(ModelPlugin):
     """
 
     name = "rnn"
-    api_version = API_VERSION
-    tasks = frozenset({"nlp"})
-    family = "torch"
-    heavy = True  # on a CPU, searched only when named: see the cost above
 
     def search_space(self, space: ParamSpace) -> None:
         suggest_vocabulary(space)
@@ -107,12 +101,6 @@ class RNN(ModelPlugin):
         space.suggest_categorical("pooling", ["mean", "max"])
         suggest_training(space, (2, 3), [128, 256])
 
-    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
-        return token_featurizer(params)
-
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
         return _BiRNN(problem.featurizer.vocabulary_size_, params["dim"], params["cell"], params["hidden"],
                       params["layers"], params["pooling"], problem.n_outputs)
-
-    def training(self, params: Mapping[str, Any]) -> TrainSettings:
-        return training_settings(params)

@@ -8,16 +8,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import ParamSpace, Problem
 
-from ._sequence import embedding, suggest_training, suggest_vocabulary, token_featurizer, training_settings, trim
-from ._tokens import TokenIndexer
+from ._sequence import SequenceModel, embedding, suggest_training, suggest_vocabulary, trim
 
 #: The searchable sets of kernel sizes (strings, since a search-space choice must be a plain value).
 KERNEL_SETS = ("1-2-3", "2-3-4", "3-4-5")
 
 
 def kernel_sizes(choice: str) -> tuple[int, ...]:
+    """The kernel widths of a ``KERNEL_SETS`` choice: ``"2-3-4"`` -> ``(2, 3, 4)``."""
     return tuple(int(k) for k in choice.split("-"))
 
 
@@ -45,7 +45,7 @@ class _TextCNN(nn.Module):
         return self.head(self.dropout(torch.cat(pooled, dim=1)))
 
 
-class TextCNN(ModelPlugin):
+class TextCNN(SequenceModel):
     """Word embeddings -> parallel Conv1d filters of several widths -> ReLU -> max over time -> linear.
 
     Cost: a 5-fold trial on the default 12.8k snippets took 13-33 s on 2 otherwise idle CPU cores (random draws
@@ -68,10 +68,6 @@ class TextCNN(ModelPlugin):
     """
 
     name = "textcnn"
-    api_version = API_VERSION
-    tasks = frozenset({"nlp"})
-    family = "torch"
-    heavy = True  # on a CPU, searched only when named: see the cost above
 
     def search_space(self, space: ParamSpace) -> None:
         suggest_vocabulary(space)
@@ -80,12 +76,6 @@ class TextCNN(ModelPlugin):
         space.suggest_int("filters", 32, 96, log=True)
         suggest_training(space, (2, 5), [64, 128, 256])
 
-    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
-        return token_featurizer(params)
-
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
         return _TextCNN(problem.featurizer.vocabulary_size_, params["dim"], params["filters"],
                         kernel_sizes(params["kernels"]), problem.n_outputs)
-
-    def training(self, params: Mapping[str, Any]) -> TrainSettings:
-        return training_settings(params)

@@ -9,19 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
+from automl.protocols import ParamSpace, Problem
 
 from ._sequence import (
     EMBEDDING_STD,
+    SequenceModel,
     embedding,
     masked_mean,
     suggest_training,
     suggest_vocabulary,
-    token_featurizer,
-    training_settings,
     trim,
 )
-from ._tokens import TokenIndexer
 
 
 def sinusoidal_encoding(positions: int, dim: int) -> torch.Tensor:
@@ -66,7 +64,7 @@ class _Transformer(nn.Module):
         return self.head(self.dropout(pooled))
 
 
-class Transformer(ModelPlugin):
+class Transformer(SequenceModel):
     """Word embeddings + positional encoding -> ``nn.TransformerEncoder`` -> CLS vector or mean -> linear.
 
     Cost: a 5-fold trial on the default 12.8k snippets took 30-60 s on 2 shared CPU cores (random draws, up to
@@ -92,10 +90,6 @@ class Transformer(ModelPlugin):
     """
 
     name = "transformer"
-    api_version = API_VERSION
-    tasks = frozenset({"nlp"})
-    family = "torch"
-    heavy = True  # on a CPU, searched only when named: see the cost above
 
     def search_space(self, space: ParamSpace) -> None:
         suggest_vocabulary(space)
@@ -107,14 +101,8 @@ class Transformer(ModelPlugin):
         space.suggest_categorical("pooling", ["cls", "mean"])
         suggest_training(space, (2, 4), [64, 128, 256])
 
-    def featurizer(self, params: Mapping[str, Any]) -> TokenIndexer:
-        return token_featurizer(params)
-
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
         d_model = params["d_model"]
         return _Transformer(problem.featurizer.vocabulary_size_, problem.input_shape[0], d_model, params["heads"],
                             params["layers"], params["ff_mult"] * d_model, params["positional"], params["pooling"],
                             problem.n_outputs)
-
-    def training(self, params: Mapping[str, Any]) -> TrainSettings:
-        return training_settings(params)
