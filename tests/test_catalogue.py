@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_catalogue_in_the_docs_is_up_to_date() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "catalogue.py"), "--check"], cwd=ROOT,
+    env = {k: v for k, v in os.environ.items() if k != "AUTOML_PRETRAINED"}  # the packaged checkpoint's ranges
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "catalogue.py"), "--check"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
 
