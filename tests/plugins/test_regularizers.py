@@ -39,9 +39,10 @@ def test_conformance(plugin: type) -> None:
     check_plugin(plugin(), "regularizer", n_samples=3)
 
 
-def test_tasks() -> None:
-    assert L1.tasks is None and GradientClipping.tasks is None
-    assert LabelSmoothing.tasks == {"nlp", "vision"}  # classification only: never offered where it does nothing
+def test_tasks_and_kinds() -> None:
+    assert L1.tasks is None and GradientClipping.tasks is None and L1.kinds is None
+    # acts on the classification loss only: never offered where it would do nothing
+    assert LabelSmoothing.tasks is None and LabelSmoothing.kinds == {"classification"}
     assert Mixup.tasks == {"vision", "tabular"}
     assert Augmentation.tasks == {"vision"}
 
