@@ -1,4 +1,4 @@
-"""The tabular model plugins linear, random_forest and k_neighbors: conformance, real CV scores, parameter mapping."""
+"""The tabular model plugins: conformance, real CV scores, parameter mapping."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+import torch
+from automl_plugins.tabular.hist_gradient_boosting import HistGradientBoosting
 from automl_plugins.tabular.k_neighbors import KNeighbors
 from automl_plugins.tabular.linear import Linear, RegularizedLinear
+from automl_plugins.tabular.mlp import MLP
 from automl_plugins.tabular.random_forest import RandomForest
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
+import automl
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, load_dataset, make_dataset
 from automl.metrics import get_metric
@@ -41,8 +45,12 @@ def cv_score(plugin: ModelPlugin, params: dict[str, Any], data: Dataset, metric:
     """Mean CV score of ``plugin`` with fixed ``params``, as a search trial computes it."""
     scorer = get_metric(metric, data.kind)
     config = Config(model=PluginRecord("model", plugin.name, "x:y", "test", None, plugin=plugin), model_params=params)
+    if plugin.family == "torch":
+        config.optimizer = automl.discover().get("optimizer", "adamw")
+        config.optimizer_params = {"lr": 3e-3, "schedule": "constant"}
     trial = optuna.create_study(direction=scorer.direction).ask()
-    return cross_validate(config, data, make_splits(data, folds, 0), scorer, FoldReporter(trial, scorer), seed=0).mean
+    return cross_validate(config, data, make_splits(data, folds, 0), scorer, FoldReporter(trial, scorer), seed=0,
+                          device=torch.device("cpu") if plugin.family == "torch" else None).mean
 
 
 def fitted(plugin: ModelPlugin, params: dict[str, Any], data: Dataset) -> Any:
@@ -73,6 +81,9 @@ def test_conformance(plugin: ModelPlugin) -> None:
     (Linear(), {"penalty": "l1", "alpha": 1e-2}),
     (RandomForest(), {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1, "max_features": 0.3}),
     (KNeighbors(), {"n_neighbors": 10, "weights": "distance", "p": 2}),
+    (HistGradientBoosting(), {"learning_rate": 0.1, "max_leaf_nodes": 16, "min_samples_leaf": 10,
+                              "l2_regularization": 1e-3}),
+    (MLP(), {"depth": 1, "width": 64, "epochs": 20, "batch_size": 32}),
 ], ids=lambda x: getattr(x, "name", None) or str(x.get("penalty", "")))
 def test_classification_beats_the_majority_class(plugin: ModelPlugin, params: dict[str, Any],
                                                  breast_cancer: Dataset) -> None:

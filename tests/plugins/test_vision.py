@@ -1,4 +1,4 @@
-"""The vision model plugins vision_mlp and resnet: conformance, digits accuracy, shapes, dropout placeholders."""
+"""The vision model plugins: conformance, digits accuracy, shapes, dropout placeholders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import optuna
 import pytest
 import torch
 from automl_plugins.vision.mlp import VisionMLP
+from automl_plugins.vision.pixel_svc import PixelSVC
 from automl_plugins.vision.resnet import BasicBlock, ResNet
+from automl_plugins.vision.small_cnn import SmallCNN
 from torch import nn
 
 import automl
@@ -42,8 +44,10 @@ def digits() -> Dataset:
 def holdout_accuracy(plugin: ModelPlugin, params: dict[str, Any], data: Dataset, lr: float) -> float:
     """Accuracy on the first of 3 stratified folds (a third of the rows), trained on the rest with AdamW."""
     metric = get_metric(None, data.kind)
-    config = Config(model=PluginRecord("model", plugin.name, "x:y", "test", None, plugin=plugin), model_params=params,
-                    optimizer=REGISTRY.get("optimizer", "adamw"), optimizer_params={"lr": lr, "schedule": "constant"})
+    config = Config(model=PluginRecord("model", plugin.name, "x:y", "test", None, plugin=plugin), model_params=params)
+    if plugin.family == "torch":
+        config.optimizer = REGISTRY.get("optimizer", "adamw")
+        config.optimizer_params = {"lr": lr, "schedule": "constant"}
     trial = optuna.create_study(direction=metric.direction).ask()
     result = cross_validate(config, data, make_splits(data, 3, 0)[:1], metric, FoldReporter(trial, metric), seed=0,
                             device=torch.device("cpu"))
@@ -67,6 +71,17 @@ def test_vision_mlp_learns_digits(digits: Dataset) -> None:
     params = {"depth": 1, "width": 128, "epochs": 15, "batch_size": 64}
     majority = np.bincount(digits.y).max() / len(digits)  # 0.10
     assert holdout_accuracy(VisionMLP(), params, digits, lr=3e-3) > majority + 0.8  # ~0.97
+
+
+def test_small_cnn_learns_digits(digits: Dataset) -> None:
+    params = {"depth": 2, "width": 16, "epochs": 8, "batch_size": 64}
+    majority = np.bincount(digits.y).max() / len(digits)
+    assert holdout_accuracy(SmallCNN(), params, digits, lr=3e-3) > majority + 0.8
+
+
+def test_pixel_svc_learns_digits(digits: Dataset) -> None:
+    majority = np.bincount(digits.y).max() / len(digits)
+    assert holdout_accuracy(PixelSVC(), {"C": 10.0, "gamma": 1e-3}, digits, lr=0.0) > majority + 0.8
 
 
 def test_resnet_learns_digits(digits: Dataset) -> None:
