@@ -94,11 +94,16 @@ def search(
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="threads per trial [default: 1 sklearn, all torch]")] = None,
+    pretrained: Annotated[Optional[str], typer.Option(
+        help="local Hugging Face checkpoint directory for the pretrained_transformer / sentence_embeddings models "
+             "(sets $AUTOML_PRETRAINED) [default: the packaged all-MiniLM-L6-v2]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""
     if quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if pretrained is not None:  # read by the pretrained plugins when they load (automl_plugins.nlp.pretrained)
+        os.environ["AUTOML_PRETRAINED"] = pretrained
     with _errors():
         result = automl.search(
             task, data, target=target, text_column=text_column, metric=metric, n_trials=n_trials,

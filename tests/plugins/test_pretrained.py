@@ -218,3 +218,18 @@ def test_without_transformers_the_module_names_the_extra(monkeypatch: pytest.Mon
     assert spec is not None and spec.loader is not None
     with pytest.raises(ImportError, match=re.escape("pip install 'automl[transformers]'")):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def test_the_cli_pretrained_option_points_the_plugins_at_a_checkpoint(tmp_path: Path, storage: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl_cli import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv(CHECKPOINT_ENV, "")  # restored after the test: the option sets it in this process
+    missing = tmp_path / "no-such-model"
+    result = CliRunner().invoke(app, ["search", "--task", "nlp", "--models", "pretrained_transformer", "--pretrained",
+                                      str(missing), "--storage", storage, "-q"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: model plugin 'pretrained_transformer' (automl {automl.__version__}) is broken: import failed: "
+        f"PluginError: pretrained checkpoint '{missing}' (from {CHECKPOINT_ENV}): no such directory"]
