@@ -134,10 +134,13 @@ PREFLIGHT_DRAWS = 16
 
 
 def _valid_spaces(records: list[PluginRecord], named: tuple[str, ...] | None) -> list[PluginRecord]:
-    """``records`` whose search space survives :data:`PREFLIGHT_DRAWS` draws. A plugin named in ``named`` with
-    an invalid space raises its :class:`SearchSpaceError`; any other is left out with a :class:`PluginWarning`."""
+    """``records`` (only those in ``named``, unless it is ``None``) whose search space survives
+    :data:`PREFLIGHT_DRAWS` draws. A named plugin with an invalid space raises its :class:`SearchSpaceError`; any
+    other is left out with a :class:`PluginWarning`."""
     valid = []
     for record in records:
+        if named is not None and record.name not in named:
+            continue
         try:
             explore(record, PREFLIGHT_DRAWS)
         except PluginError as exc:
@@ -158,11 +161,12 @@ def candidates(registry: Registry, task: str, kind: str, selection: Selection, *
     candidate's space is drawn :data:`PREFLIGHT_DRAWS` times first, so an invalid one is caught before any trial
     exists: a named plugin raises, another one is left out with a :class:`~automl.exceptions.PluginWarning`.
     """
-    available = _valid_spaces(registry.models(task, kind), selection.models)
+    available = registry.models(task, kind)
     if needs_proba:
         available = [r for r in available if r.plugin.probabilities]
     if selection.models is None and not accelerated:
         available = [r for r in available if not r.plugin.heavy]
+    available = _valid_spaces(available, selection.models)
     why = f"to {task} {kind}" + (" scored by class probabilities" if needs_proba else "")
     models = _restrict("model", available, selection.models, registry, why)
     if not models:
