@@ -118,7 +118,8 @@ def _sklearn_outputs(estimator: Any, X_valid: Any, problem: Problem, metric: Met
         proba = estimator.predict_proba(X_valid)
     elif metric.needs_proba:
         raise PluginError(f"model plugin {name!r} predicts no class probabilities, which metric {metric.name!r} "
-                          "needs; restrict --models or choose a label metric such as accuracy")
+                          "needs; the plugin should declare probabilities = False (then such searches leave it "
+                          "out), or choose a label metric such as accuracy")
     else:  # label metrics only look at the arg-max: one-hot rows of the predicted class
         proba = (np.asarray(estimator.predict(X_valid))[:, None] == classes[None, :]).astype(np.float64)
     full = np.zeros((proba.shape[0], problem.n_outputs))

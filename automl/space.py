@@ -120,13 +120,12 @@ def _restrict(kind: str, available: list[PluginRecord], names: tuple[str, ...] |
     if names is None:
         return tuple(available)
     by_name = {r.name: r for r in available}
-    chosen = []
     for name in names:
         if name not in by_name:
             registry.get(kind, name)  # raises for unknown or broken plugins, listing the installed ones
             raise PluginError(f"{kind} plugin {name!r} does not apply {why}; applicable: {', '.join(sorted(by_name))}")
-        chosen.append(by_name[name])
-    return tuple(chosen)
+    # registry order, not the order named: the choice's distribution (and so a resumed study) must not depend on it
+    return tuple(r for r in available if r.name in names)
 
 
 #: Random draws of each candidate's space before a search starts (:func:`candidates`).
@@ -171,17 +170,16 @@ def candidates(registry: Registry, task: str, kind: str, selection: Selection, *
     models = _restrict("model", available, selection.models, registry, why)
     if not models:
         raise PluginError(f"no working model plugin serves task {task!r} ({kind})")
-    torch_used = any(r.plugin.family == "torch" for r in models)
-    optimizers = _restrict("optimizer", _valid_spaces(registry.optimizers(), selection.optimizers),
-                           selection.optimizers, registry, "")
-    if any(r.plugin.family == "torch" and not r.plugin.owns_optimizer for r in models) and not optimizers:
-        raise PluginError("torch models need an optimizer plugin, and none is available")
-    regularizers = _restrict("regularizer", _valid_spaces(registry.regularizers(task=task, kind=kind),
-                                                          selection.regularizers),
-                             selection.regularizers, registry, f"to {task} {kind}")
     families = {r.plugin.family for r in models}
+    needs_optimizer = any(r.plugin.family == "torch" and not r.plugin.owns_optimizer for r in models)
+    optimizers = _restrict("optimizer", registry.optimizers(), selection.optimizers, registry, "")
+    optimizers = tuple(_valid_spaces(list(optimizers), selection.optimizers)) if needs_optimizer else ()
+    if needs_optimizer and not optimizers:
+        raise PluginError("torch models need an optimizer plugin, and none is available")
+    regularizers = _restrict("regularizer", registry.regularizers(task=task, kind=kind), selection.regularizers,
+                             registry, f"to {task} {kind}")
     regularizers = tuple(r for r in regularizers if families & set(r.plugin.families))
-    return Candidates(models, optimizers if torch_used else (), regularizers)
+    return Candidates(models, optimizers, tuple(_valid_spaces(list(regularizers), selection.regularizers)))
 
 
 def space_signature(cands: Candidates) -> dict[str, dict[str, str]]:

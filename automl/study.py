@@ -60,14 +60,18 @@ def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None
              for key in _CHECKED if stored.get(key) != wanted[key]]
     if stored.get("fingerprint") != spec.fingerprint:
         diffs.insert(0, f"dataset {stored.get('dataset')!r} from {stored.get('source')!r}")
+    hints = []
     for group in ("models", "optimizers", "regularizers"):
         before, now = set(stored.get("space", {}).get(group, {})), set(spec.space.get(group, {}))
         if before != now:
             diffs.append(f"{group} {sorted(before)} (this run: {sorted(now)})")
+            if before:  # the default set depends on the installed plugins and, for heavy models, on the device
+                hints.append(f"--{group} {','.join(sorted(before))}")
     if diffs:
         raise StudyMismatchError(
             f"study {name!r} was created with " + "; ".join(diffs) +
-            ". Use another --study name, or the settings the study was created with."
+            ". Use another --study name, or the settings the study was created with" +
+            (f" (its plugins: {' '.join(hints)})" if hints else "") + "."
         )
 
 

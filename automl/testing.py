@@ -91,7 +91,8 @@ def _runs(record: PluginRecord, builtins: Registry) -> list[tuple[Dataset, Candi
     if record.kind == "optimizer":
         return [(synthetic_dataset("tabular"), Candidates((builtins.get("model", "mlp"),), (record,), ()), {})]
     tasks = sorted(record.plugin.tasks) if record.plugin.tasks is not None else ["tabular"]
-    kind = "regression" if record.plugin.kinds == {"regression"} else "classification"
+    kind = "regression" if record.plugin.kinds is not None and set(record.plugin.kinds) == {"regression"} \
+        else "classification"
     return [(synthetic_dataset(task, kind),
              Candidates((builtins.get("model", _TORCH_MODEL[task]),), (adamw,), (record,)),
              {f"regularizer.{record.name}": True}) for task in tasks]

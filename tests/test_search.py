@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,36 @@ def test_threads_do_not_leak_into_the_process(blobs_csv: Path, storage: str) -> 
     before = torch.get_num_threads()
     _search(blobs_csv, storage, models=["mlp"], n_trials=1, folds=2, threads=1)
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(("options", "cuda", "absent", "present"), [
+    ({"metric": "log_loss"}, False, {"tfidf_svm", "textcnn"}, {"tfidf_linear"}),
+    ({}, True, set(), {"tfidf_svm", "textcnn", "rnn", "transformer"}),
+])
+def test_the_search_passes_metric_and_device_to_the_candidate_set(storage: str, monkeypatch: pytest.MonkeyPatch,
+                                                                   options: dict, cuda: bool, absent: set[str],
+                                                                   present: set[str]) -> None:
+    """What the default NLP space holds depends on the metric (probabilities) and the device (heavy models); the
+    study records the space, and ``search`` stops right after (no trial runs)."""
+    module = importlib.import_module("automl.search")  # the module, which the function automl.search hides
+    monkeypatch.setattr(module, "accelerated", lambda device: cuda)
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args: Any, **kwargs: Any) -> None:
+        raise Stop
+
+    monkeypatch.setattr(module, "make_splits", stop)
+    seen: dict[str, Any] = {}
+    real = module.candidates
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen["cands"] = real(*args, **kwargs)
+        return seen["cands"]
+
+    monkeypatch.setattr(module, "candidates", spy)
+    with pytest.raises(Stop):
+        automl.search("nlp", storage=storage, **options)
+    models = {r.name for r in seen["cands"].models}
+    assert not models & absent and present <= models

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
 import pytest
 
 from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
-from automl.protocols import ModelPlugin
+from automl.protocols import ModelPlugin, OptimizerPlugin
 from automl.registry import PluginRecord, Registry, discover
 from automl.space import Candidates, ScopedSpace, Selection, candidates, compose, describe, explore, space_signature
 
@@ -248,3 +249,35 @@ def test_a_plugin_with_an_invalid_space_is_left_out_before_any_trial(registry: R
     assert "bad_log" not in {r.name for r in cands.models} and "linear" in {r.name for r in cands.models}
     with pytest.raises(SearchSpaceError, match="model plugin 'bad_log' \\(thirdparty 1.0\\): parameter 'scale'"):
         candidates(mixed, "tabular", "classification", Selection(models=("bad_log", "linear")))
+
+
+def test_the_order_models_are_named_in_does_not_change_the_space(registry: Registry) -> None:
+    one = candidates(registry, "nlp", "classification", Selection(models=("tfidf_nb", "bag_of_embeddings")))
+    other = candidates(registry, "nlp", "classification", Selection(models=("bag_of_embeddings", "tfidf_nb")))
+    assert one == other  # so a study resumed with --models b,a gets the same choice distribution as a,b
+    trials = [_trial(), _trial()]
+    compose(trials[0], one), compose(trials[1], other)
+    assert trials[0].distributions["model"] == trials[1].distributions["model"]
+
+
+class _BadOptimizer(OptimizerPlugin):
+    name = "bad_opt"
+    api_version = 1
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_float("lr", 1.0, 0.1)
+
+    def build(self, params: Any, parameters: Any, overrides: Any) -> Any:
+        raise NotImplementedError
+
+
+def test_pre_flight_draws_only_the_plugins_a_search_can_use(registry: Registry) -> None:
+    bad = PluginRecord("optimizer", "bad_opt", "x:y", "thirdparty", "1.0", plugin=_BadOptimizer())
+    mixed = Registry([*registry.records, bad])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)  # no torch model: the optimizer is never drawn
+        cands = candidates(mixed, "tabular", "classification", Selection(models=("linear",)))
+    assert cands.optimizers == ()
+    with pytest.warns(PluginWarning, match="optimizer plugin 'bad_opt'"):
+        cands = candidates(mixed, "tabular", "classification", Selection(models=("mlp",)))
+    assert "bad_opt" not in {r.name for r in cands.optimizers}

@@ -160,7 +160,9 @@ def _pristine_encoder(checkpoint: str) -> nn.Module:
     path = checkpoint_dir(checkpoint)
     with _loading(path, "weights") as transformers:
         encoder = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
-    return encoder.eval()
+    # float32 whatever the checkpoint was saved in (transformers 5 keeps fp16/bf16 weights as they are): the head
+    # is float32, and AdamW steps of 1e-5 vanish in half-precision weights; autocast does bf16 compute on CUDA
+    return encoder.float().eval()
 
 
 def _n_layers(checkpoint: str) -> int:
@@ -443,8 +445,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 class SentenceEmbeddings(ModelPlugin):
     """Frozen sentence embeddings (all-MiniLM-L6-v2 unless ``$AUTOML_PRETRAINED`` names another local
     checkpoint): the attention-masked mean of the last token states, L2-normalized, then an L2-regularized
-    linear model (logistic regression; ridge for regression, see
-    :class:`automl_plugins.tabular.linear.RegularizedLinear`).
+    logistic regression (:class:`automl_plugins.tabular.linear.RegularizedLinear`).
 
     Space:
 

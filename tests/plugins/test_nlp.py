@@ -173,3 +173,15 @@ def test_tfidf_models_share_one_featurizer_space() -> None:
             assert plugin.featurizer({**params, "C": 1.0, "alpha": 1.0}).get_params() == expected
     assert seen == {"word", "char_wb"}
     assert tfidf_featurizer({"ngram_max": 2, "min_df": 1, "sublinear_tf": True}).analyzer == "word"  # older studies
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize(("plugin", "params"), [c for c in CONFIGS if c[0].family == "torch"],
+                         ids=[p.name for p, _ in CONFIGS if p.family == "torch"])
+def test_sequence_models_train_under_bf16_autocast_on_a_gpu(reviews: Dataset, plugin: type[ModelPlugin],
+                                                            params: dict[str, Any]) -> None:
+    metric = get_metric(None, "classification")
+    trial = optuna.create_study(direction="maximize").ask()
+    result = cross_validate(_config(plugin(), params), reviews, make_splits(reviews, 4, 0)[:1], metric,
+                            FoldReporter(trial, metric), seed=0, device=torch.device("cuda"))
+    assert result.mean > 0.65

@@ -233,3 +233,35 @@ def test_the_cli_pretrained_option_points_the_plugins_at_a_checkpoint(tmp_path: 
     assert result.stderr.strip().splitlines() == [
         f"error: model plugin 'pretrained_transformer' (automl {automl.__version__}) is broken: import failed: "
         f"PluginError: pretrained checkpoint '{missing}' (from {CHECKPOINT_ENV}): no such directory"]
+
+
+def test_a_half_precision_checkpoint_is_fine_tuned_in_float32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    packaged = pretrained.checkpoint_dir(PACKAGED)
+    half = tmp_path / "minilm-fp16"
+    transformers.AutoModel.from_pretrained(str(packaged), local_files_only=True).half().save_pretrained(half)
+    transformers.AutoTokenizer.from_pretrained(str(packaged), local_files_only=True).save_pretrained(half)
+    monkeypatch.setenv(CHECKPOINT_ENV, str(half))
+    plugin = PretrainedTransformer()
+    assert plugin.checkpoint == str(half.resolve())
+    params = {"checkpoint": plugin.checkpoint, "frozen_layers": 0}
+    ids = TokenIds(checkpoint=plugin.checkpoint).fit(TEXTS)
+    module = plugin.build(params, Problem("nlp", "classification", 2, (128,), ids, seed=0))
+    assert {p.dtype for p in module.parameters()} == {torch.float32}
+    logits = module(torch.as_tensor(ids.transform(TEXTS)))
+    logits.sum().backward()
+    assert logits.shape == (len(TEXTS), 2) and torch.isfinite(logits).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fine_tuning_trains_under_bf16_autocast_on_a_gpu() -> None:
+    data = _sample(120)
+    params = {"checkpoint": PACKAGED, "lr": 1e-4, "head_lr": 3e-3, "warmup_ratio": 0.1, "batch_size": 16,
+              "epochs": 1, "frozen_layers": 0}
+    record = PluginRecord("model", "pretrained_transformer", "x:y", "test", "1", plugin=PretrainedTransformer())
+    metric = get_metric(None, data.kind)
+    trial = optuna.create_study(direction=metric.direction).ask()
+    result = cross_validate(Config(model=record, model_params=params), data, make_splits(data, 2, 0)[:1], metric,
+                            FoldReporter(trial, metric), seed=0, device=torch.device("cuda"))
+    assert 0.0 <= result.mean <= 1.0
