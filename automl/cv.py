@@ -10,8 +10,10 @@ study. Intermediate values reported to the trial are the running estimate of the
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +87,11 @@ class FoldReporter:
         self.scores.append(score)
         self._report(float(np.mean(self.scores)), fold * STEP_STRIDE + STEP_STRIDE - 1)
 
+    def out_of_memory(self, fold: int, batch_size: int) -> None:
+        """Note on the trial (attribute ``oom_retries``) that fold ``fold`` ran out of memory at ``batch_size``."""
+        retries = [*self.trial.user_attrs.get("oom_retries", []), {"fold": fold, "batch_size": batch_size}]
+        self.trial.set_user_attr("oom_retries", retries)
+
 
 @dataclass(frozen=True)
 class CVResult:
@@ -136,7 +143,6 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
                                          take(dataset.X, valid))
     problem = Problem(dataset.task, dataset.kind, dataset.n_outputs, tuple(F_train.shape[1:]), fitted, seed)
     if plugin.family == "torch":
-        from automl.training import fit_predict
 
         assert device is not None, "torch models need a device"
         epochs = plugin.training(config.model_params).epochs
@@ -146,7 +152,8 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
         def on_epoch(epoch: int, outputs: np.ndarray) -> None:
             reporter.epoch(fold, epoch, metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
 
-        outputs = fit_predict(config, problem, F_train, y_train, F_valid, device=device, on_epoch=on_epoch)
+        outputs = _fit_torch_fold(config, problem, F_train, y_train, F_valid, device, on_epoch,
+                                  lambda batch_size: reporter.out_of_memory(fold, batch_size))
     else:
         estimator = plugin.build(config.model_params, problem)
         if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
@@ -154,7 +161,42 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
                               "which has no fit()/predict()")
         estimator.fit(F_train, y_train)
         outputs = _sklearn_outputs(estimator, F_valid, problem, metric, config.model.name)
-    return float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
+    outputs = np.asarray(outputs)
+    if outputs.dtype.kind in "fc" and not np.isfinite(outputs).all():
+        raise FloatingPointError(f"model plugin {config.model.name!r} predicted NaN or infinite values on fold {fold}")
+    score = float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
+    if not np.isfinite(score):
+        raise FloatingPointError(f"fold {fold} {metric.name} is {score}")
+    return score
+
+
+def _fit_torch_fold(config: Config, problem: Problem, X_train: Any, y_train: np.ndarray, X_valid: Any,
+                    device: torch.device, on_epoch: Callable[[int, np.ndarray], None],
+                    on_oom: Callable[[int], None]) -> np.ndarray:
+    """Train one fold; out of memory, free what the attempt held and retry once with half the batch size."""
+    import torch
+
+    from automl.training import fit_predict
+
+    batch_size = config.model.plugin.training(config.model_params).batch_size
+    try:
+        return fit_predict(config, problem, X_train, y_train, X_valid, device=device, on_epoch=on_epoch)
+    except torch.OutOfMemoryError:
+        pass  # leave the except block first: its traceback holds the failed attempt's tensors
+    on_oom(batch_size)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    smaller = max(1, batch_size // 2)
+    try:
+        return fit_predict(config, problem, X_train, y_train, X_valid, device=device, on_epoch=on_epoch,
+                           batch_size=smaller)
+    except torch.OutOfMemoryError as exc:
+        message = f"out of memory at batch size {batch_size} and again at {smaller}: {str(exc).splitlines()[0]}"
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    raise MemoryError(message)
 
 
 def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric: Metric, reporter: FoldReporter,

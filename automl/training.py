@@ -8,6 +8,7 @@ so it can report them to the trial (and prune).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +65,12 @@ def fit_predict(
     *,
     device: torch.device,
     on_epoch: EpochCallback | None = None,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """Train ``config``'s module on one fold and return its outputs on ``X_valid``.
 
     Outputs are class probabilities ``(n, n_classes)`` for classification and values ``(n,)`` for regression.
+    ``batch_size`` overrides the model's own (the engine halves it after running out of memory).
     """
     import torch
 
@@ -82,6 +85,8 @@ def fit_predict(
         record.plugin.configure_module(reg_params, module)
     module.to(device)
     settings = config.model.plugin.training(params)
+    if batch_size is not None:
+        settings = dataclasses.replace(settings, batch_size=batch_size)
 
     X = _tensor(X_train).to(device)
     Xv = _tensor(X_valid).to(device)
