@@ -78,7 +78,12 @@ def _target_kind(y: pd.Series) -> str:
 def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | None = None) -> Dataset:
     """Check and encode features and target into a :class:`Dataset` (class labels become indices)."""
     where = source if source != "builtin" else f"dataset {name!r}"
-    target = pd.Series(np.asarray(y))
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"{where}: the target must be one label or value per row, got an array of shape {y.shape}")
+    target = pd.Series(y)
+    if len(target) == 0:
+        raise DataError(f"{where}: no rows")
     if len(target) != len(X):
         raise DataError(f"{where}: {len(X)} feature rows but {len(target)} targets")
     if target.isna().any():
@@ -185,6 +190,16 @@ def _load_file(path: Path, task: str, target: str | None, text_column: str | Non
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
+    for column in features.columns:  # a few NaN are fine (imputed, or native to the tree models); these are not
+        values = features[column]
+        if values.isna().all():
+            raise DataError(f"{path}: feature column {str(column)!r} has no values (all {len(values)} missing); "
+                            "drop it")
+        if pd.api.types.is_float_dtype(values):
+            infinite = np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan))
+            if infinite.any():
+                raise DataError(f"{path}: feature column {str(column)!r} has {int(infinite.sum())} infinite values "
+                                f"(first at row {int(infinite.argmax())}); use an empty cell for a missing value")
     return make_dataset(path.stem, task, features.reset_index(drop=True), y, str(path))
 
 
@@ -197,15 +212,21 @@ def load_dataset(task: str, data: str | Path | None = None, *, target: str | Non
         data = DEFAULT_DATASET[task]
     if text_column is not None and task != "nlp":
         raise ConfigError(f"a text column only applies to task 'nlp', not {task!r}")
+    if not str(data).strip():
+        raise DataError("the data path is empty; give a file or folder, or a built-in dataset name")
     path = Path(data)
-    if not path.exists() and str(data) in BUILTINS:
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise DataError(f"{data}: cannot be accessed: {exc}") from exc
+    if not exists and str(data) in BUILTINS:
         builtin_task, loader = BUILTINS[str(data)]
         if builtin_task != task:
             raise ConfigError(f"built-in dataset {data!r} is for task {builtin_task!r}, not {task!r}")
         if target is not None or text_column is not None:
             raise ConfigError(f"built-in dataset {data!r} has fixed columns; target/text column options apply to files")
         return loader()
-    if not path.exists():
+    if not exists:
         names = ", ".join(n for n, (t, _) in BUILTINS.items() if t == task)
         raise DataError(f"{data}: no such file or folder (built-in {task} datasets: {names})")
     return _load_file(path, task, target, text_column)

@@ -5,6 +5,8 @@ Every failure is a :class:`~automl.exceptions.DataError` that names the file and
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,15 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}): re-encode the file as UTF-8") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty") from exc
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, TypeError, pd.errors.ParserError) as exc:  # TypeError: a JSON line not an object
         raise DataError(f"{path}: cannot be read as {suffix}: {exc}") from exc
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
+    for column in [name for name, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)]:
+        nested = ~frame[column].map(pd.api.types.is_scalar)
+        if nested.any():
+            raise DataError(f"{path}: column {str(column)!r} holds a list or object (first at row "
+                            f"{int(nested.to_numpy().argmax())}); only flat tables of numbers and text can be read")
     return frame
 
 
@@ -74,8 +81,15 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if missing:
                 raise DataError(f"{path}: the .npz needs arrays 'X' and 'y'; missing {', '.join(sorted(missing))}")
             X, y = archive["X"], archive["y"]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as .npz: {exc}") from exc
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{path}: cannot be read as .npz: {exc or type(exc).__name__}") from exc
+    if X.ndim == 0 or y.ndim != 1:
+        raise DataError(f"{path}: y must be a 1-d array of labels and X an array of images; "
+                        f"got X of shape {X.shape} and y of shape {y.shape}")
+    if len(X) == 0:
+        raise DataError(f"{path}: the .npz holds no images")
     if len(X) != len(y):
         raise DataError(f"{path}: X has {len(X)} images but y has {len(y)} labels")
     return _to_nchw(X, str(path)), y
@@ -101,7 +115,9 @@ def _read_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
                         raise DataError(f"{file}: image is {img.size[1]}x{img.size[0]} (HxW), the first image is "
                                         f"{size[1]}x{size[0]}; all images must have one size")
                     images.append(np.asarray(img.convert(mode)))
-            except (OSError, UnidentifiedImageError) as exc:
+            except DataError:
+                raise
+            except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
                 raise DataError(f"{file}: not a readable image: {exc}") from exc
             labels.append(class_dir.name)
     if not images:

@@ -41,7 +41,7 @@ _CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits")
 
 def validate_study_name(name: str) -> str:
     """Study names are 1-128 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # match() would let a trailing newline in
         raise ConfigError(f"invalid study name {name!r}: use 1-128 letters, digits, '.', '_' or '-' "
                           "(starting with a letter or digit)")
     return name

@@ -68,8 +68,8 @@ def _registry(*modes: str) -> Registry:
 
 def _search(blobs_csv: Path, storage: str, modes: tuple[str, ...], n_trials: int) -> automl.SearchResult:
     return automl.search("tabular", blobs_csv, target="label", models=["faulty"], optimizers=["adamw"],
-                         regularizers=["gradient_clipping"], n_trials=n_trials, folds=2, storage=storage, sampler="random",
-                         registry=_registry(*modes), device="cpu", threads=1, pruner="none")
+                         regularizers=["gradient_clipping"], n_trials=n_trials, folds=2, storage=storage,
+                         sampler="random", registry=_registry(*modes), device="cpu", threads=1, pruner="none")
 
 
 def test_out_of_memory_is_retried_once_at_half_the_batch_size(blobs_csv: Path, storage: str) -> None:
