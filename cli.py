@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import automl
+import automl.dashboard
 from automl.exceptions import AutomlError, PluginWarning
 from automl.protocols import GROUPS, TASKS
 from automl.testing import check_record
@@ -94,6 +95,7 @@ def search(
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="threads per trial [default: 1 sklearn, all torch]")] = None,
+    n_jobs: Annotated[int, typer.Option(help="worker processes running trials at once (cores shared among them)")] = 1,
     pretrained: Annotated[Optional[str], typer.Option(
         help="local Hugging Face checkpoint directory for the pretrained_transformer / sentence_embeddings models "
              "(sets $AUTOML_PRETRAINED) [default: the packaged all-MiniLM-L6-v2]")] = None,
@@ -109,7 +111,7 @@ def search(
             task, data, target=target, text_column=text_column, metric=metric, n_trials=n_trials,
             timeout=timeout, folds=folds, seed=seed, study=study, storage=storage, sampler=sampler, pruner=pruner,
             models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
-            device=device, threads=threads, progress=not quiet,
+            device=device, threads=threads, progress=not quiet, n_jobs=n_jobs,
         )
         row = automl.report.summarize(result.study)
         best = _fmt(row.best_value)
@@ -175,6 +177,19 @@ def show(
             for number, reason in failed:
                 table.add_row(str(number), str(reason))
             out.print(table)
+
+
+@app.command()
+def dashboard(
+    storage: StorageOption = None,
+    host: Annotated[str, typer.Option(help="interface to listen on; 0.0.0.0 exposes it to the network")] = (
+        automl.dashboard.DEFAULT_HOST),
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+) -> None:
+    """Serve the studies in optuna-dashboard (on this machine only, unless --host says otherwise)."""
+    with _errors():
+        err.print(f"optuna-dashboard on http://{host}:{port} (Ctrl-C stops it)")
+        automl.dashboard.serve(storage, host=host, port=port)
 
 
 @plugins_app.command("list")

@@ -3,12 +3,15 @@
 Optuna's heartbeats (see :mod:`automl.storage`) fail a silent trial after the grace period, on any machine.
 On the machine a worker ran on, its death is known at once: each trial records its worker's host, process id and
 process start time, and a RUNNING trial whose process is gone is failed and its configuration queued again.
+A worker killed between creating a trial and recording itself on it leaves a RUNNING trial that names no
+worker; once silent for the grace period (even without any heartbeat) it is failed and queued again too.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,14 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-__all__ = ["COUNTED", "INTERRUPTED", "MAX_RETRY", "WORKER_ATTR", "counted_trials", "recover_dead_workers",
-           "record_worker", "requeue", "requeue_interrupted"]
+__all__ = ["COUNTED", "INTERRUPTED", "MAX_RETRY", "RECOVERER_ATTR", "WORKER_ATTR", "counted_trials",
+           "record_worker", "recover_dead_workers", "requeue", "requeue_interrupted"]
 
 #: Trial states that count towards a study's ``n_trials`` budget.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKER_ATTR = "automl.worker"
+#: The process that failed a dead worker's trial (to queue it again should that process die first).
+RECOVERER_ATTR = "automl.recovered_by"
 #: How many times the configuration of a trial whose worker died (or was interrupted) is tried again.
 MAX_RETRY = 3
 #: ``fail_reason`` of a trial stopped by Ctrl-C (KeyboardInterrupt).
@@ -94,23 +99,73 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     return requeued
 
 
+def _stale_trial_ids(study: optuna.Study, storage: optuna.storages.BaseStorage) -> tuple[set[int], int]:
+    """Ids of the study's RUNNING trials silent for over the heartbeat grace period, and that period.
+
+    Optuna's stale check (taken as is) skips a trial that never sent a heartbeat: its worker died between creating
+    it and the first heartbeat, and the trial would stay RUNNING for good (holding a budget slot, it would stall
+    every later run); such a trial counts as silent since its start. Nothing when the storage has no heartbeats.
+    """
+    rdb = getattr(storage, "_backend", storage)  # optuna may wrap the RDBStorage in a cache
+    interval = getattr(rdb, "heartbeat_interval", None)
+    if not isinstance(rdb, optuna.storages.RDBStorage) or interval is None:
+        return set(), 0
+    grace = rdb.grace_period if rdb.grace_period is not None else 2 * interval
+    stale = set(rdb._get_stale_trial_ids(study._study_id))
+    old = [t._trial_id for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+           if t.datetime_start is not None and datetime.now() - t.datetime_start > timedelta(seconds=grace)]
+    if old:
+        import sqlalchemy
+
+        with rdb.engine.connect() as connection:
+            beating = {row[0] for row in connection.execute(
+                sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
+                    sqlalchemy.bindparam("ids", expanding=True)), {"ids": old})}
+        stale.update(set(old) - beating)
+    return stale, grace
+
+
 def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone, and queue their configurations again.
 
+    Also failed and queued again: a RUNNING trial of another host, or one that names no worker (its worker died
+    while starting it), silent for over the heartbeat grace period, even if it never sent a heartbeat; and
+    queued again: a trial failed here whose recovering process on this host died before queueing it.
     ``storage`` is the study's storage. Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
+    me = _this_worker()
+    stale, grace = _stale_trial_ids(study, storage)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)
-        if not worker or worker.get("host") != host or _alive(worker):
+        if worker and worker.get("host") == host:
+            if _alive(worker):
+                continue
+            reason = f"worker process {worker['pid']} on {host} died while running this trial"
+        elif trial._trial_id in stale:  # what Optuna's stale check would fail, with a reason and a recoverer
+            who = f"worker process {worker['pid']} on {worker.get('host')}" if worker else "no worker recorded"
+            reason = f"no heartbeat for over {grace} s ({who}): its worker died"
+        else:
             continue
-        reason = f"worker process {worker['pid']} on {host} died while running this trial"
         try:
+            storage.set_trial_user_attr(trial._trial_id, RECOVERER_ATTR, me)
             storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except UpdateFinishedTrialError:  # another process recovered it first
             continue
         requeue(study, storage.get_trial(trial._trial_id))
         failed.append(trial.number)
+    _requeue_orphaned_retries(study, host)
     return failed
+
+
+def _requeue_orphaned_retries(study: optuna.Study, host: str) -> None:
+    """Queue again the trials a process on this host failed as a dead worker's but died before queueing."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
+    for trial in trials:
+        recoverer = trial.user_attrs.get(RECOVERER_ATTR)
+        if (trial.state == TrialState.FAIL and trial.number not in retried and recoverer
+                and recoverer.get("host") == host and not _alive(recoverer)):
+            requeue(study, trial)

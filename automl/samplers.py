@@ -1,4 +1,11 @@
-"""Samplers and pruners by name."""
+"""Samplers and pruners by name.
+
+Untrusted databases: automl never unpickles anything it reads from a study (attributes are JSON). Optuna's
+CMA-ES sampler does: it stores its optimizer state as a pickle in trial system attributes and unpickles it on the
+next trial, so whoever can write to the database can run code in every ``--sampler cmaes`` worker. Use ``cmaes``
+only with a database only you can write to (docs/reliability.md); the default ``tpe`` and the others keep no
+pickles.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from automl import __version__
 from automl.backends import get_backend
+from automl.backends.parallel import capped_threads, thread_cap, workers
 from automl.cv import make_splits, splits_digest
 from automl.datasets import load_dataset
 from automl.devices import accelerated, resolve_device, validate_device
@@ -112,6 +113,7 @@ def search(
     backend: str = "optuna",
     progress: bool = False,
     registry: Registry | None = None,
+    n_jobs: int = 1,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -136,10 +138,16 @@ def search(
         backend: what runs the trials (``optuna``: in this process).
         progress: show a rich progress bar on stderr.
         registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`).
+        n_jobs: worker processes running trials at once (this one and ``n_jobs - 1`` fresh interpreters, see
+            :mod:`automl.backends.parallel`); without ``threads``, each caps its threads at the cores divided by
+            ``n_jobs``. Separate processes may also run one study at once: they end it with exactly ``n_trials``.
     """
+    call = dict(locals())  # what extra worker processes repeat (see automl.backends.parallel)
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
     selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
     _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
     if study is not None:
         validate_study_name(study)
     runner = get_backend(backend)
@@ -158,16 +166,21 @@ def search(
     url = resolve_url(storage)
     name = study or default_study_name(task, dataset.name)
     objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
+    first_sampler, first_pruner = make_sampler(sampler, seed), make_pruner(pruner)  # refused before any file exists
     with quiet_optuna_logs(progress):
         rdb = open_storage(url)
-        opened = open_study(rdb, name, spec, make_sampler(sampler, seed), make_pruner(pruner))
+        spec = replace(spec, storage_schema=rdb.get_current_version())
+        opened = open_study(rdb, name, spec, first_sampler, first_pruner)
         # re-seed from the study's history, so a resumed run does not replay the first run's random proposals
         opened.sampler = make_sampler(sampler, seed + len(opened.trials))
         recovered = recover_dead_workers(opened, rdb)
+        cap = thread_cap(n_jobs, threads)
         with SearchProgress(opened, n_trials) if progress else contextlib.nullcontext() as bar:
             try:
-                runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout,
-                                callbacks=[bar] if bar else [])
+                extra = {**call, "study": name, "storage": url, "n_trials": n_trials, "n_jobs": 1, "progress": False}
+                with workers(n_jobs - 1, extra, cap), capped_threads(cap):
+                    runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout,
+                                    callbacks=[bar] if bar else [])
             except KeyboardInterrupt:
                 requeue_interrupted(opened)  # the next run tries the interrupted configuration first
                 raise

@@ -33,7 +33,10 @@ class StudySpec:
     seed: int
     splits: str
     space: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The automl version that created the study, and the Optuna storage schema (alembic revision) it was created
+    #: in. Neither is checked on resume: a newer automl opens an older study (see docs/reliability.md).
     automl_version: str = ""
+    storage_schema: str = ""
 
 
 _CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits")

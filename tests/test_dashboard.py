@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -100,3 +101,47 @@ def test_dashboard_lists_the_study_and_its_trials(dashboard: tuple[str, Any]) ->
         user_attrs = {a["key"] for a in trial["user_attrs"]}
         assert {"fold_scores", "cv_std"} <= user_attrs
     assert len(detail["best_trials"]) == 1
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of the TCP sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from /proc/net/tcp")
+def test_automl_dashboard_serves_the_default_storage_on_loopback_only(tmp_path: Path, blobs_csv: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies' / 'automl.db'}"
+    automl.search("tabular", blobs_csv, models=["hist_gradient_boosting"], n_trials=1, folds=3, storage=url,
+                  study="served")
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if k != "AUTOML_STORAGE"}
+    with open(log, "w") as sink:  # cwd holds studies/automl.db: the default storage
+        server = subprocess.Popen([sys.executable, "-m", "automl", "dashboard", "--port", str(port)], cwd=tmp_path,
+                                  env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        listing = wait_for(f"http://{HOST}:{port}", "/api/studies", server, log)
+        assert [s["study_name"] for s in listing["study_summaries"]] == ["served"]
+        assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_automl_dashboard_refuses_a_missing_storage(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "automl", "dashboard", "--storage",
+                           f"sqlite:///{tmp_path / 'none.db'}"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == f"error: storage 'sqlite:///{tmp_path / 'none.db'}': no database " \
+                                                   f"file at {tmp_path / 'none.db'}"
+    assert not (tmp_path / "none.db").exists()

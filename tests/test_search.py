@@ -40,6 +40,8 @@ def test_search_records_scores_and_study_identity(blobs_csv: Path, storage: str)
     assert spec["folds"] == 3 and spec["seed"] == 0 and spec["direction"] == "maximize"
     assert spec["space"]["models"] == {"hist_gradient_boosting": f"automl {automl.__version__}"}
     assert len(spec["splits"]) == 16 and len(spec["fingerprint"]) == 16
+    head = optuna.storages.RDBStorage(storage, skip_table_creation=True).get_head_version()
+    assert spec["automl_version"] == automl.__version__ and spec["storage_schema"] == head
     frame = result.trials_dataframe()
     assert len(frame) == 3 and "params_model" in frame
 

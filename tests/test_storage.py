@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -87,3 +88,20 @@ def test_reading_a_sqlite_file_that_is_not_a_study_storage_leaves_it_alone(tmp_p
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"mine"}
     assert not (tmp_path / "other.db.lock").exists()
+
+
+def test_a_database_with_an_older_optuna_schema_says_what_to_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    storage = open_storage(url, heartbeat=False)
+    oldest = storage.get_all_versions()[1]  # the revision before the current one
+    with sqlite3.connect(tmp_path / "old.db") as connection:  # what an older Optuna would have left
+        connection.execute("UPDATE alembic_version SET version_num = ?", (oldest,))
+    with pytest.raises(ConfigError) as info:
+        open_storage(url)
+    assert str(info.value) == (f"storage {url!r} has a table schema optuna {optuna.__version__} cannot use; if an "
+                               f"older Optuna set it up, upgrade it (back it up first): optuna storage upgrade "
+                               f"--storage '{url}'")
+    upgrade = subprocess.run([str(Path(sys.executable).with_name("optuna")), "storage", "upgrade", "--storage", url],
+                             capture_output=True, text=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert open_storage(url).get_current_version() == storage.get_head_version()  # the advice works

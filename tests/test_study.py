@@ -26,6 +26,11 @@ def test_invalid_study_names(name: str) -> None:
         validate_study_name(name)
 
 
+def test_a_study_written_before_the_schema_was_recorded_still_opens() -> None:
+    stored = {k: v for k, v in asdict(SPEC).items() if k != "storage_schema"}  # as automl 0.1.0 wrote it
+    check_compatible("s", stored, replace(SPEC, automl_version="0.2.0", storage_schema="v3.2.0.a"))
+
+
 def test_same_spec_is_compatible_and_version_changes_do_not_matter() -> None:
     stored = asdict(SPEC)
     check_compatible("s", stored, replace(SPEC, automl_version="9.9",

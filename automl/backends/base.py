@@ -16,7 +16,8 @@ class Backend(Protocol):
     """Runs trials of ``objective`` into ``study`` until it holds ``n_trials`` counted trials or ``timeout``.
 
     Counted trials are complete or pruned ones (:data:`automl.resume.COUNTED`); failed trials do not use up the
-    budget, but a run stops after ``n_trials`` failures of its own. ``callbacks`` run after every trial.
+    budget, but a run stops after ``n_trials`` failures of its own. ``callbacks`` run after every trial. Several
+    processes may run the same study at once: between them they end it with exactly ``n_trials`` counted trials.
     """
 
     name: str
