@@ -96,6 +96,8 @@ def search(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="threads per trial [default: 1 sklearn, all torch]")] = None,
     n_jobs: Annotated[int, typer.Option(help="worker processes running trials at once (cores shared among them)")] = 1,
+    trial_timeout: Annotated[Optional[float], typer.Option(
+        help="seconds after which a trial fails and the search goes on")] = None,
     pretrained: Annotated[Optional[str], typer.Option(
         help="local Hugging Face checkpoint directory for the pretrained_transformer / sentence_embeddings models "
              "(sets $AUTOML_PRETRAINED) [default: the packaged all-MiniLM-L6-v2]")] = None,
@@ -112,6 +114,7 @@ def search(
             timeout=timeout, folds=folds, seed=seed, study=study, storage=storage, sampler=sampler, pruner=pruner,
             models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
             device=device, threads=threads, progress=not quiet, n_jobs=n_jobs,
+            trial_timeout=trial_timeout,
         )
         row = automl.report.summarize(result.study)
         best = _fmt(row.best_value)

@@ -10,10 +10,12 @@ study. Intermediate values reported to the trial are the running estimate of the
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
     from automl.space import Config
 
-__all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "make_splits", "splits_digest"]
+__all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "make_splits", "splits_digest",
+           "storage_write"]
 
 #: Reporting steps reserved for each fold (epochs of a torch model count within them).
 STEP_STRIDE = 1000
@@ -65,6 +68,20 @@ def splits_digest(splits: list[Split]) -> str:
     return hashlib.sha256(assignment.tobytes()).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def storage_write() -> Iterator[None]:
+    """Hold ``SIGALRM`` (a trial's time limit, see :mod:`automl.objective`) back while writing to the study, so
+    it is raised after the write, not in the middle of it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 class FoldReporter:
     """Reports the running CV estimate to an Optuna trial and raises ``TrialPruned`` when the pruner says so."""
 
@@ -74,8 +91,10 @@ class FoldReporter:
         self.scores: list[float] = []
 
     def _report(self, value: float, step: int) -> None:
-        self.trial.report(value, step)
-        if self.trial.should_prune():
+        with storage_write():
+            self.trial.report(value, step)
+            prune = self.trial.should_prune()
+        if prune:
             raise optuna.TrialPruned(f"pruned at step {step} with running CV {self.metric.name} {value:.4f}")
 
     def epoch(self, fold: int, epoch: int, score: float) -> None:
@@ -90,7 +109,8 @@ class FoldReporter:
     def out_of_memory(self, fold: int, batch_size: int) -> None:
         """Note on the trial (attribute ``oom_retries``) that fold ``fold`` ran out of memory at ``batch_size``."""
         retries = [*self.trial.user_attrs.get("oom_retries", []), {"fold": fold, "batch_size": batch_size}]
-        self.trial.set_user_attr("oom_retries", retries)
+        with storage_write():
+            self.trial.set_user_attr("oom_retries", retries)
 
 
 @dataclass(frozen=True)

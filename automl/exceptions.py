@@ -14,6 +14,7 @@ __all__ = [
     "PluginWarning",
     "SearchSpaceError",
     "StudyMismatchError",
+    "TrialTimeoutError",
 ]
 
 
@@ -43,3 +44,7 @@ class StudyMismatchError(AutomlError):
 
 class PluginWarning(UserWarning):
     """A plugin was left out of a search (its search space is invalid); the search goes on without it."""
+
+
+class TrialTimeoutError(TimeoutError):
+    """A trial ran past its time limit (``trial_timeout``); it fails alone, the search goes on."""

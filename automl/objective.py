@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from automl.cv import FoldReporter, Split, cross_validate
 from automl.datasets import Dataset
+from automl.exceptions import TrialTimeoutError
 from automl.metrics import Metric
 from automl.resume import INTERRUPTED, record_worker
 from automl.space import Candidates, compose
@@ -44,13 +46,37 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TrialTimeoutError` in this (main) thread once ``seconds`` have passed, unless done before.
+
+    The alarm is a ``SIGALRM`` timer: Python runs its handler at the next bytecode, so a trial stops within a
+    batch or a fold of torch training, but a long native call (one big scikit-learn fit) finishes first. Writes to
+    the study hold the signal back (:func:`automl.cv.storage_write`), so a timeout never cuts one in half.
+    """
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TrialTimeoutError(f"the trial ran past its {seconds:g} s limit (trial_timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @dataclass
 class Objective:
     """Callable ``trial -> mean CV score``; stores fold scores, their std and fit seconds as trial attributes.
 
     A failure inside the trial is stored as the trial's ``fail_reason`` attribute and re-raised, so the
     backend marks only this trial failed. ``threads`` caps the BLAS/OpenMP pools of a trial (default: one for
-    scikit-learn models, unlimited for torch models).
+    scikit-learn models, unlimited for torch models); ``timeout`` (seconds) fails a trial that runs longer.
     """
 
     dataset: Dataset
@@ -60,6 +86,7 @@ class Objective:
     seed: int
     device: torch.device | None = None
     threads: int | None = None
+    timeout: float | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         record_worker(trial)
@@ -67,7 +94,8 @@ class Objective:
         try:
             config = compose(trial, self.candidates)
             with threadpool_limits(limits=self.threads or _DEFAULT_THREADS[config.model.plugin.family]), \
-                    _torch_threads(self.threads if config.model.plugin.family == "torch" else None):
+                    _torch_threads(self.threads if config.model.plugin.family == "torch" else None), \
+                    _deadline(self.timeout):
                 result = cross_validate(config, self.dataset, self.splits, self.metric, reporter,
                                         seed=self.seed + 1000 * trial.number, device=self.device)
         except optuna.TrialPruned:

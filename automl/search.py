@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -114,6 +116,7 @@ def search(
     progress: bool = False,
     registry: Registry | None = None,
     n_jobs: int = 1,
+    trial_timeout: float | None = None,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -141,6 +144,8 @@ def search(
         n_jobs: worker processes running trials at once (this one and ``n_jobs - 1`` fresh interpreters, see
             :mod:`automl.backends.parallel`); without ``threads``, each caps its threads at the cores divided by
             ``n_jobs``. Separate processes may also run one study at once: they end it with exactly ``n_trials``.
+        trial_timeout: seconds after which a trial fails (``TrialTimeoutError``) and the search goes on; checked
+            between Python steps (a long native call finishes first). Needs the main thread (POSIX signals).
     """
     call = dict(locals())  # what extra worker processes repeat (see automl.backends.parallel)
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
@@ -148,6 +153,11 @@ def search(
     _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    if trial_timeout is not None:
+        if not trial_timeout > 0:
+            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+            raise ConfigError("trial_timeout needs the main thread of a POSIX process (it uses SIGALRM)")
     if study is not None:
         validate_study_name(study)
     runner = get_backend(backend)
@@ -165,7 +175,7 @@ def search(
 
     url = resolve_url(storage)
     name = study or default_study_name(task, dataset.name)
-    objective = Objective(dataset, splits, score, cands, seed, torch_device, threads)
+    objective = Objective(dataset, splits, score, cands, seed, torch_device, threads, trial_timeout)
     first_sampler, first_pruner = make_sampler(sampler, seed), make_pruner(pruner)  # refused before any file exists
     with quiet_optuna_logs(progress):
         rdb = open_storage(url)

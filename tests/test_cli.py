@@ -253,8 +253,11 @@ def test_models_comma_separated_and_repeated(searched: Searched, tmp_path: Path)
         ({"n_trials": "0"}, "n_trials must be a positive integer"),
         ({"folds": "4"}, "folds"),
         ({"storage": "notaurl://x"}, "notaurl://x"),
+        ({"trial_timeout": "0"}, "trial_timeout must be a positive number of seconds, got 0.0"),
+        ({"n_jobs": "0"}, "n_jobs must be a positive integer, got 0"),
     ],
-    ids=["unknown-task", "unknown-model", "missing-data", "zero-trials", "study-mismatch", "bad-storage"],
+    ids=["unknown-task", "unknown-model", "missing-data", "zero-trials", "study-mismatch", "bad-storage",
+         "zero-trial-timeout", "zero-jobs"],
 )
 def test_search_errors_are_one_line_with_exit_status_2(searched: Searched, copy_url: str, tmp_path: Path,
                                                         overrides: dict[str, str], fragment: str) -> None:

@@ -1,13 +1,15 @@
 """Faulty trials fail alone, with their reason stored: NaN/inf predictions, out of memory (simulated on the CPU
-with the very exception CUDA raises: retried once at half the batch size), and memory stays flat over many
-failing trials. The one-line failure report on the console."""
+with the very exception CUDA raises: retried once at half the batch size), a trial past its time limit, and
+memory stays flat over many failing trials. The one-line failure report on the console."""
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from optuna.trial import TrialState
 from torch import nn
 
 import automl
+from automl.exceptions import ConfigError
 from automl.protocols import ModelPlugin, Problem, TrainSettings
 from automl.registry import PluginRecord, Registry, discover
 
@@ -139,3 +142,50 @@ def test_a_failed_trial_is_one_line_on_the_console(blobs_csv: Path, tmp_path: Pa
         "Trial 0 failed: MemoryError('out of memory at batch size 32 and again at 16: CUDA out of memory. Tried to "
         "allocate 16777216 bytes (simulated)').")
     assert "Traceback" not in done.stderr
+
+
+class Hangs(ModelPlugin):
+    """A scikit-learn model whose ``hang`` choice makes its fit sleep far past any trial limit."""
+
+    name = "hangs"
+    api_version = 1
+    tasks = frozenset({"tabular"})
+    family = "sklearn"
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_categorical("hang", [True, False])
+
+    def build(self, params: Any, problem: Problem) -> Any:
+        from sklearn.dummy import DummyClassifier
+
+        class Sleepy(DummyClassifier):
+            def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+                if params["hang"]:
+                    time.sleep(600)
+                return super().fit(X, y)
+
+        return Sleepy(strategy="most_frequent")
+
+
+def test_a_trial_past_its_time_limit_fails_alone_and_the_search_goes_on(blobs_csv: Path, storage: str) -> None:
+    registry = Registry([*discover().records, PluginRecord("model", "hangs", "x:y", "faults", "1", plugin=Hangs())])
+    started = time.monotonic()
+    result = automl.search("tabular", blobs_csv, target="label", models=["hangs"], n_trials=3, folds=2,
+                           storage=storage, sampler="random", seed=1, registry=registry, trial_timeout=0.5)
+    assert time.monotonic() - started < 60  # nobody slept their 600 s
+    trials = result.study.trials
+    hung = [t for t in trials if t.params["model.hangs.hang"]]
+    assert hung, "the seeded random sampler never chose to hang: pick another seed"
+    for trial in hung:
+        assert trial.state == TrialState.FAIL
+        reason = trial.user_attrs["fail_reason"]
+        assert reason == "TrialTimeoutError: the trial ran past its 0.5 s limit (trial_timeout)"
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no alarm left armed after the search
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+
+
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_a_bad_trial_timeout_is_refused(blobs_csv: Path, storage: str, value: float) -> None:
+    with pytest.raises(ConfigError, match="trial_timeout must be a positive number of seconds"):
+        automl.search("tabular", blobs_csv, models=["linear"], storage=storage, trial_timeout=value)
