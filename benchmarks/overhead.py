@@ -93,7 +93,7 @@ def hgb_pipeline(params: dict[str, Any], random_state: int) -> Pipeline:
         [("categorical", encoder, make_column_selector(dtype_include=["object", "category", "string", "bool"])),
          ("numeric", "passthrough", make_column_selector(dtype_include="number"))],
         verbose_feature_names_out=False)
-    model = HistGradientBoostingClassifier(max_iter=300, early_stopping=True, random_state=random_state, **params)
+    model = HistGradientBoostingClassifier(max_iter=300, early_stopping="auto", random_state=random_state, **params)
     return Pipeline([("features", columns), ("model", model)])
 
 
