@@ -85,11 +85,16 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     ))
 
 
+def _retried(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """Numbers of the trials whose configuration was already queued again (from the retries' histories)."""
+    return {number for t in trials for number in t.system_attrs.get("retry_history", [])}
+
+
 def requeue_interrupted(study: optuna.Study) -> list[int]:
     """Queue again the configuration of this process's trials that Ctrl-C stopped. Returns their numbers."""
     me = _this_worker()
     trials = study.get_trials(deepcopy=False)
-    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
+    retried = _retried(trials)
     requeued = []
     for trial in trials:
         if (trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == INTERRUPTED
@@ -163,7 +168,7 @@ def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStora
 def _requeue_orphaned_retries(study: optuna.Study, host: str) -> None:
     """Queue again the trials a process on this host failed as a dead worker's but died before queueing."""
     trials = study.get_trials(deepcopy=False)
-    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
+    retried = _retried(trials)
     for trial in trials:
         recoverer = trial.user_attrs.get(RECOVERER_ATTR)
         if (trial.state == TrialState.FAIL and trial.number not in retried and recoverer
