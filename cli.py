@@ -95,7 +95,15 @@ def search(
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="threads per trial [default: 1 sklearn, all torch]")] = None,
-    n_jobs: Annotated[int, typer.Option(help="worker processes running trials at once (cores shared among them)")] = 1,
+    backend: Annotated[str, typer.Option(help="what runs the trials: optuna (this machine's processes) or ray")] = (
+        "optuna"),
+    n_jobs: Annotated[Optional[int], typer.Option(
+        help="trials at once [default: optuna 1 process; ray: as the cluster's resources allow]")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        help="ray: join this Ray cluster (host:port, or 'auto') [default: start a local one]")] = None,
+    cpus_per_trial: Annotated[Optional[float], typer.Option(help="ray: CPUs each trial reserves [default: 1]")] = None,
+    gpus_per_trial: Annotated[Optional[float], typer.Option(
+        help="ray: GPUs each trial reserves; 0.25 packs four trials on a GPU [default: 0]")] = None,
     trial_timeout: Annotated[Optional[float], typer.Option(
         help="seconds after which a trial fails and the search goes on")] = None,
     pretrained: Annotated[Optional[str], typer.Option(
@@ -113,8 +121,8 @@ def search(
             task, data, target=target, text_column=text_column, metric=metric, n_trials=n_trials,
             timeout=timeout, folds=folds, seed=seed, study=study, storage=storage, sampler=sampler, pruner=pruner,
             models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
-            device=device, threads=threads, progress=not quiet, n_jobs=n_jobs,
-            trial_timeout=trial_timeout,
+            device=device, threads=threads, progress=not quiet, backend=backend, n_jobs=n_jobs,
+            trial_timeout=trial_timeout, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         )
         row = automl.report.summarize(result.study)
         best = _fmt(row.best_value)

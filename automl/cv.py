@@ -15,32 +15,41 @@ import gc
 import hashlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from automl import interrupt
 from automl.datasets import Dataset
-from automl.exceptions import DataError, PluginError
+from automl.exceptions import DataError, PluginError, TrialStopped
 from automl.features import featurize, take
 from automl.metrics import Metric
 from automl.protocols import Problem
+from automl.reporter import Reporter
 
 if TYPE_CHECKING:
     import torch
 
     from automl.space import Config
 
-__all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "make_splits", "splits_digest",
-           "storage_write"]
+__all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "fold_scores_of", "make_splits",
+           "splits_digest", "storage_write"]
 
 #: Reporting steps reserved for each fold (epochs of a torch model count within them).
 STEP_STRIDE = 1000
 
 Split = tuple[np.ndarray, np.ndarray]
+
+
+def fold_scores_of(reports: Mapping[int, float]) -> list[float]:
+    """The scores of the folds a trial finished, recovered from its reports (``step -> running mean``): the mean
+    after fold ``f`` times ``f + 1`` minus the mean after fold ``f - 1`` times ``f`` (rounded to 12 decimals, which
+    removes the float error of that difference). For a trial stopped where only its reports reached the study."""
+    means = [reports[step] for step in sorted(reports) if step % STEP_STRIDE == STEP_STRIDE - 1]
+    return [round((f + 1) * mean - f * (means[f - 1] if f else 0.0), 12) for f, mean in enumerate(means)]
 
 
 def make_splits(dataset: Dataset, folds: int, seed: int) -> list[Split]:
@@ -83,19 +92,23 @@ def storage_write() -> Iterator[None]:
 
 
 class FoldReporter:
-    """Reports the running CV estimate to an Optuna trial and raises ``TrialPruned`` when the pruner says so."""
+    """Reports the running CV estimate of one trial through its :class:`~automl.reporter.Reporter` and raises
+    :class:`~automl.exceptions.TrialStopped` when the reporter says stop. Before each report it checks for a stop
+    request (Ctrl-C, see :mod:`automl.interrupt`), so an interrupt that Python swallowed is raised here."""
 
-    def __init__(self, trial: optuna.Trial, metric: Metric) -> None:
-        self.trial = trial
+    def __init__(self, reporter: Reporter, metric: Metric) -> None:
+        self.reporter = reporter
         self.metric = metric
         self.scores: list[float] = []
+        self.oom_retries: list[dict[str, int]] = []
 
     def _report(self, value: float, step: int) -> None:
+        interrupt.check()
         with storage_write():
-            self.trial.report(value, step)
-            prune = self.trial.should_prune()
-        if prune:
-            raise optuna.TrialPruned(f"pruned at step {step} with running CV {self.metric.name} {value:.4f}")
+            self.reporter.report(value, step)
+            stop = self.reporter.should_stop()
+        if stop:
+            raise TrialStopped(f"pruned at step {step} with running CV {self.metric.name} {value:.4f}")
 
     def epoch(self, fold: int, epoch: int, score: float) -> None:
         """Report the estimate including fold ``fold``'s score after ``epoch`` (1-based)."""
@@ -108,9 +121,9 @@ class FoldReporter:
 
     def out_of_memory(self, fold: int, batch_size: int) -> None:
         """Note on the trial (attribute ``oom_retries``) that fold ``fold`` ran out of memory at ``batch_size``."""
-        retries = [*self.trial.user_attrs.get("oom_retries", []), {"fold": fold, "batch_size": batch_size}]
+        self.oom_retries.append({"fold": fold, "batch_size": batch_size})
         with storage_write():
-            self.trial.set_user_attr("oom_retries", retries)
+            self.reporter.set_attr("oom_retries", list(self.oom_retries))
 
 
 @dataclass(frozen=True)
@@ -221,7 +234,7 @@ def _fit_torch_fold(config: Config, problem: Problem, X_train: Any, y_train: np.
 
 def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric: Metric, reporter: FoldReporter,
                    *, seed: int, device: torch.device | None = None) -> CVResult:
-    """Score ``config`` on every split, reporting after each fold (and epoch); may raise ``TrialPruned``."""
+    """Score ``config`` on every split, reporting after each fold (and epoch); may raise ``TrialStopped``."""
     scores, seconds = [], []
     for fold, split in enumerate(splits):
         start = time.perf_counter()

@@ -14,6 +14,7 @@ __all__ = [
     "PluginWarning",
     "SearchSpaceError",
     "StudyMismatchError",
+    "TrialStopped",
     "TrialTimeoutError",
 ]
 
@@ -48,3 +49,7 @@ class PluginWarning(UserWarning):
 
 class TrialTimeoutError(TimeoutError):
     """A trial ran past its time limit (``trial_timeout``); it fails alone, the search goes on."""
+
+
+class TrialStopped(Exception):
+    """Raised inside a trial when its reporter says stop (a pruner's verdict); the backend records it as pruned."""

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import optuna
 
+from automl.optuna_compat import OPTIMIZE_LOGGER
+
 __all__ = ["OneLineTrialFailures", "no_experimental_warnings", "quiet_optuna_logs"]
 
 
@@ -47,7 +49,7 @@ def quiet_optuna_logs(enabled: bool = True) -> Iterator[None]:
     """Lower Optuna's log level to WARNING (no per-trial INFO lines) while ``enabled``; always report a failed
     trial in one line (:class:`OneLineTrialFailures`)."""
     before = optuna.logging.get_verbosity()
-    optimize_logger = logging.getLogger("optuna.study._optimize")
+    optimize_logger = logging.getLogger(OPTIMIZE_LOGGER)
     one_line = OneLineTrialFailures()
     optimize_logger.addFilter(one_line)
     if enabled:

@@ -19,7 +19,10 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-__all__ = ["COUNTED", "INTERRUPTED", "MAX_RETRY", "RECOVERER_ATTR", "WORKER_ATTR", "counted_trials",
+from automl import optuna_compat
+from automl.reporter import FAIL_REASON, INTERRUPTED
+
+__all__ = ["COUNTED", "MAX_RETRY", "RECOVERER_ATTR", "WORKER_ATTR", "counted_trials",
            "record_worker", "recover_dead_workers", "requeue", "requeue_interrupted"]
 
 #: Trial states that count towards a study's ``n_trials`` budget.
@@ -29,8 +32,6 @@ WORKER_ATTR = "automl.worker"
 RECOVERER_ATTR = "automl.recovered_by"
 #: How many times the configuration of a trial whose worker died (or was interrupted) is tried again.
 MAX_RETRY = 3
-#: ``fail_reason`` of a trial stopped by Ctrl-C (KeyboardInterrupt).
-INTERRUPTED = "interrupted by the user (KeyboardInterrupt)"
 
 
 def counted_trials(study: optuna.Study) -> int:
@@ -97,50 +98,43 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     retried = _retried(trials)
     requeued = []
     for trial in trials:
-        if (trial.state == TrialState.FAIL and trial.user_attrs.get("fail_reason") == INTERRUPTED
+        if (trial.state == TrialState.FAIL and trial.user_attrs.get(FAIL_REASON) == INTERRUPTED
                 and trial.user_attrs.get(WORKER_ATTR) == me and trial.number not in retried):
             requeue(study, trial)
             requeued.append(trial.number)
     return requeued
 
 
-def _stale_trial_ids(study: optuna.Study, storage: optuna.storages.BaseStorage) -> tuple[set[int], int]:
+def _stale_trial_ids(study: optuna.Study) -> tuple[set[int], int]:
     """Ids of the study's RUNNING trials silent for over the heartbeat grace period, and that period.
 
     Optuna's stale check (taken as is) skips a trial that never sent a heartbeat: its worker died between creating
     it and the first heartbeat, and the trial would stay RUNNING for good (holding a budget slot, it would stall
     every later run); such a trial counts as silent since its start. Nothing when the storage has no heartbeats.
     """
-    rdb = getattr(storage, "_backend", storage)  # optuna may wrap the RDBStorage in a cache
-    interval = getattr(rdb, "heartbeat_interval", None)
-    if not isinstance(rdb, optuna.storages.RDBStorage) or interval is None:
+    rdb = optuna_compat.rdb_storage(optuna_compat.study_storage(study))
+    grace = optuna_compat.grace_period(rdb) if rdb is not None else None
+    if rdb is None or grace is None:
         return set(), 0
-    grace = rdb.grace_period if rdb.grace_period is not None else 2 * interval
-    stale = set(rdb._get_stale_trial_ids(study._study_id))
-    old = [t._trial_id for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    stale = optuna_compat.stale_trial_ids(rdb, study)
+    old = [optuna_compat.trial_id(t) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
            if t.datetime_start is not None and datetime.now() - t.datetime_start > timedelta(seconds=grace)]
-    if old:
-        import sqlalchemy
-
-        with rdb.engine.connect() as connection:
-            beating = {row[0] for row in connection.execute(
-                sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
-                    sqlalchemy.bindparam("ids", expanding=True)), {"ids": old})}
-        stale.update(set(old) - beating)
+    stale.update(set(old) - optuna_compat.heartbeat_trial_ids(rdb, old))
     return stale, grace
 
 
-def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
+def recover_dead_workers(study: optuna.Study) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone, and queue their configurations again.
 
     Also failed and queued again: a RUNNING trial of another host, or one that names no worker (its worker died
     while starting it), silent for over the heartbeat grace period, even if it never sent a heartbeat; and
     queued again: a trial failed here whose recovering process on this host died before queueing it.
-    ``storage`` is the study's storage. Returns the numbers of the trials failed.
+    Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
     me = _this_worker()
-    stale, grace = _stale_trial_ids(study, storage)
+    storage = optuna_compat.study_storage(study)
+    stale, grace = _stale_trial_ids(study)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)
@@ -148,18 +142,19 @@ def recover_dead_workers(study: optuna.Study, storage: optuna.storages.BaseStora
             if _alive(worker):
                 continue
             reason = f"worker process {worker['pid']} on {host} died while running this trial"
-        elif trial._trial_id in stale:  # what Optuna's stale check would fail, with a reason and a recoverer
+        elif optuna_compat.trial_id(trial) in stale:  # what Optuna's stale check fails, with a reason and a recoverer
             who = f"worker process {worker['pid']} on {worker.get('host')}" if worker else "no worker recorded"
             reason = f"no heartbeat for over {grace} s ({who}): its worker died"
         else:
             continue
+        tid = optuna_compat.trial_id(trial)
         try:
-            storage.set_trial_user_attr(trial._trial_id, RECOVERER_ATTR, me)
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            storage.set_trial_user_attr(tid, RECOVERER_ATTR, me)
+            storage.set_trial_user_attr(tid, "fail_reason", reason)
+            storage.set_trial_state_values(tid, state=TrialState.FAIL)
         except UpdateFinishedTrialError:  # another process recovered it first
             continue
-        requeue(study, storage.get_trial(trial._trial_id))
+        requeue(study, storage.get_trial(tid))
         failed.append(trial.number)
     _requeue_orphaned_retries(study, host)
     return failed

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,17 @@ import pandas as pd
 
 from automl import __version__
 from automl.backends import get_backend
-from automl.backends.parallel import capped_threads, thread_cap, workers
 from automl.cv import make_splits, splits_digest
-from automl.datasets import load_dataset
-from automl.devices import accelerated, resolve_device, validate_device
+from automl.devices import validate_device
 from automl.exceptions import ConfigError
+from automl.job import DataRef, SearchJob, Workload
 from automl.metrics import get_metric
-from automl.objective import Objective
-from automl.progress import SearchProgress
 from automl.protocols import TASKS
-from automl.quiet import quiet_optuna_logs
 from automl.registry import Registry, discover
-from automl.resume import recover_dead_workers, requeue_interrupted
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from automl.space import Selection, candidates, space_signature
 from automl.storage import open_storage, resolve_url
-from automl.study import StudySpec, default_study_name, open_study, validate_study_name
+from automl.study import StudySpec, default_study_name, validate_study_name
 
 __all__ = ["DEFAULT_N_TRIALS", "SearchResult", "load_study", "search"]
 
@@ -46,6 +40,7 @@ class SearchResult:
     spec: StudySpec
     storage: str
     recovered: list[int]
+    backend: str = "optuna"
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial:
@@ -68,7 +63,8 @@ class SearchResult:
 
 
 def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, seed: int, sampler: str,
-                   pruner: str, device: str, threads: int | None, selection: Selection) -> None:
+                   pruner: str, device: str, threads: int | None, selection: Selection, n_jobs: int | None,
+                   trial_timeout: float | None) -> None:
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -90,6 +86,13 @@ def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, 
         if names is not None and not names:
             raise ConfigError(f"{kind} restriction names no plugin; leave it out to allow all")
     validate_device(device)
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    if trial_timeout is not None:
+        if not trial_timeout > 0:
+            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+            raise ConfigError("trial_timeout needs the main thread of a POSIX process (it uses SIGALRM)")
 
 
 def search(
@@ -115,8 +118,11 @@ def search(
     backend: str = "optuna",
     progress: bool = False,
     registry: Registry | None = None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     trial_timeout: float | None = None,
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -131,70 +137,56 @@ def search(
         timeout: wall-clock cap of this run in seconds.
         folds, seed: k of the k-fold CV; the seed fixes the splits and seeds sampler and training.
         study: study name (default ``"<task>-<dataset>"``). storage: SQLAlchemy URL (default
-            ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``).
+            ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``; ``postgresql+psycopg://...`` for many machines).
         sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median``, ``percentile`` or ``none``.
         models, optimizers, regularizers: restrict the plugins the search may choose. Without ``models``, heavy
-            models (:attr:`automl.protocols.ModelPlugin.heavy`) join only on a CUDA device, and a probability
+            models (:attr:`automl.protocols.ModelPlugin.heavy`) join only when trials get a GPU, and a probability
             metric leaves out models without class probabilities.
         device: ``auto`` (GPU if present), ``cpu``, ``cuda`` or ``cuda:N``.
-        threads: CPU threads per trial (default: one for scikit-learn models, all cores for torch models).
-        backend: what runs the trials (``optuna``: in this process).
+        threads: CPU threads per trial (default: one for scikit-learn models, all cores, or a worker's share of
+            them, for torch models).
+        backend: what runs the trials: ``optuna`` (this process and ``n_jobs - 1`` worker processes) or ``ray``
+            (Ray Tune trials on a local or existing Ray cluster); any backend installed under the
+            ``automl.backends`` entry points (see :mod:`automl.backends`).
         progress: show a rich progress bar on stderr.
-        registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`).
-        n_jobs: worker processes running trials at once (this one and ``n_jobs - 1`` fresh interpreters, see
-            :mod:`automl.backends.parallel`); without ``threads``, each caps its threads at the cores divided by
-            ``n_jobs``. Separate processes may also run one study at once: they end it with exactly ``n_trials``.
+        registry: plugins to use (default: every installed plugin, see :func:`automl.registry.discover`); only
+            for backends that run trials in this process alone.
+        n_jobs: trials at once. ``optuna``: worker processes (default 1); ``ray``: concurrent Ray trials (default:
+            as many as the cluster's resources allow). Several processes may also run one study at once: they end
+            it with exactly ``n_trials``.
         trial_timeout: seconds after which a trial fails (``TrialTimeoutError``) and the search goes on; checked
             between Python steps (a long native call finishes first). Needs the main thread (POSIX signals).
+        address, cpus_per_trial, gpus_per_trial: ``ray`` only: an existing cluster to join (default: start a
+            local one for this search), and the resources each trial reserves (fractional GPUs share one).
     """
-    call = dict(locals())  # what extra worker processes repeat (see automl.backends.parallel)
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
     selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
-    _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
-    if trial_timeout is not None:
-        if not trial_timeout > 0:
-            raise ConfigError(f"trial_timeout must be a positive number of seconds, got {trial_timeout!r}")
-        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-            raise ConfigError("trial_timeout needs the main thread of a POSIX process (it uses SIGALRM)")
+    _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection, n_jobs,
+                   trial_timeout)
     if study is not None:
         validate_study_name(study)
+    make_sampler(sampler, seed), make_pruner(pruner)  # refused (e.g. cmaes without its package) before any file
     runner = get_backend(backend)
+    options = runner.options(address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                             n_jobs=n_jobs, device=device, registry=registry)
     registry = registry or discover()
-    dataset = load_dataset(task, data, target=target, text_column=text_column)
+    ref = DataRef.of(task, data, target, text_column)
+    dataset = ref.load()
     score = get_metric(metric, dataset.kind)
     cands = candidates(registry, task, dataset.kind, selection, needs_proba=score.needs_proba,
-                       accelerated=accelerated(device))
+                       accelerated=runner.accelerated(device, options))
     splits = make_splits(dataset, folds, seed)
-    spec = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
-                     kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
-                     splits=splits_digest(splits), space=space_signature(cands), automl_version=__version__)
-    uses_torch = any(r.plugin.family == "torch" for r in cands.models)
-    torch_device = resolve_device(device) if uses_torch else None
-
-    url = resolve_url(storage)
-    name = study or default_study_name(task, dataset.name)
-    objective = Objective(dataset, splits, score, cands, seed, torch_device, threads, trial_timeout)
-    first_sampler, first_pruner = make_sampler(sampler, seed), make_pruner(pruner)  # refused before any file exists
-    with quiet_optuna_logs(progress):
-        rdb = open_storage(url)
-        spec = replace(spec, storage_schema=rdb.get_current_version())
-        opened = open_study(rdb, name, spec, first_sampler, first_pruner)
-        # re-seed from the study's history, so a resumed run does not replay the first run's random proposals
-        opened.sampler = make_sampler(sampler, seed + len(opened.trials))
-        recovered = recover_dead_workers(opened, rdb)
-        cap = thread_cap(n_jobs, threads)
-        with SearchProgress(opened, n_trials) if progress else contextlib.nullcontext() as bar:
-            try:
-                extra = {**call, "study": name, "storage": url, "n_trials": n_trials, "n_jobs": 1, "progress": False}
-                with workers(n_jobs - 1, extra, cap), capped_threads(cap):
-                    runner.optimize(opened, objective, n_trials=n_trials, timeout=timeout,
-                                    callbacks=[bar] if bar else [])
-            except KeyboardInterrupt:
-                requeue_interrupted(opened)  # the next run tries the interrupted configuration first
-                raise
-    return SearchResult(opened, spec, url, recovered)
+    identity = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
+                         kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
+                         splits=splits_digest(splits), space=space_signature(cands), automl_version=__version__)
+    job = SearchJob(study=study or default_study_name(task, dataset.name), storage=resolve_url(storage), data=ref,
+                    metric=score.name, identity=identity, models=tuple(r.name for r in cands.models),
+                    optimizers=tuple(r.name for r in cands.optimizers),
+                    regularizers=tuple(r.name for r in cands.regularizers), n_trials=n_trials, timeout=timeout,
+                    folds=folds, seed=seed, sampler=sampler, pruner=pruner, device=device, threads=threads,
+                    trial_timeout=trial_timeout, n_jobs=n_jobs, backend=backend, options=options)
+    outcome = runner.run(job, Workload(dataset, splits, score, cands), progress=progress)
+    return SearchResult(outcome.study, identity, job.storage, outcome.recovered, backend)
 
 
 def load_study(name: str, storage: str | None = None) -> optuna.Study:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,8 @@ from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry
 
-__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "describe", "explore",
-           "space_signature"]
+__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "configure", "describe",
+           "explore", "space_signature"]
 
 
 class ScopedSpace:
@@ -215,6 +215,37 @@ def compose(trial: optuna.Trial, cands: Candidates) -> Config:
     for record in cands.regularizers:
         if family in record.plugin.families and trial.suggest_categorical(f"regularizer.{record.name}", [False, True]):
             config.regularizers.append((record, _plugin_space(trial, "regularizer", record)))
+    return config
+
+
+def configure(params: Mapping[str, Any], cands: Candidates) -> Config:
+    """The configuration that ``params`` stand for: a trial's flat, namespaced parameters as :func:`compose`
+    suggested them (``model``, ``model.<name>.<param>``, ``optimizer``, ``regularizer.<name>``, ...).
+
+    This is how a configuration crosses from the side that samples (the Optuna study) to the side that runs it
+    (any worker): only the parameter dict travels. Raises :class:`SearchSpaceError` for parameters that name no
+    candidate plugin.
+    """
+    def local(prefix: str) -> dict[str, Any]:
+        return {key[len(prefix):]: value for key, value in params.items()
+                if key.startswith(prefix) and "." not in key[len(prefix):]}
+
+    def chosen(kind: str, records: tuple[PluginRecord, ...]) -> PluginRecord:
+        by_name = {r.name: r for r in records}
+        if params.get(kind) not in by_name:
+            raise SearchSpaceError(f"the parameters choose {kind} {params.get(kind)!r}, which is not among this "
+                                   f"search's candidates ({', '.join(by_name) or 'none'})")
+        return by_name[params[kind]]
+
+    model = chosen("model", cands.models)
+    config = Config(model=model, model_params=local(f"model.{model.name}."))
+    family = model.plugin.family
+    if family == "torch" and not model.plugin.owns_optimizer:
+        config.optimizer = chosen("optimizer", cands.optimizers)
+        config.optimizer_params = local(f"optimizer.{config.optimizer.name}.")
+    for record in cands.regularizers:
+        if family in record.plugin.families and params.get(f"regularizer.{record.name}") is True:
+            config.regularizers.append((record, local(f"regularizer.{record.name}.")))
     return config
 
 

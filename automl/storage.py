@@ -1,18 +1,21 @@
-"""Where studies live: Optuna's RDB storage on any SQLAlchemy URL, SQLite under ``studies/`` by default."""
+"""Where studies live: Optuna's RDB storage, SQLite under ``studies/`` by default or PostgreSQL for many machines,
+and the database locks that keep creating tables and reserving a study's budget safe between processes."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
+from automl import optuna_compat
 from automl.exceptions import ConfigError
 from automl.quiet import no_experimental_warnings
 from automl.resume import requeue
@@ -46,11 +49,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path | None) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing); nothing when ``path`` is ``None``."""
-    if path is None or os.name != "posix":
-        yield
-        return
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing)."""
     import fcntl
 
     with open(path, "a") as lock:
@@ -61,29 +61,67 @@ def _file_lock(path: Path | None) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _creation_lock(db: Path | None) -> contextlib.AbstractContextManager[None]:
-    """Serialize the first creation of a SQLite file: two processes creating its tables at once crash."""
-    return _file_lock(db.with_name(db.name + ".lock") if db is not None else None)
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key (a signed 64-bit integer) for the lock called ``name``."""
+    return int.from_bytes(hashlib.sha256(f"automl:{name}".encode()).digest()[:8], "big", signed=True)
 
 
-def budget_lock(storage: optuna.storages.BaseStorage) -> contextlib.AbstractContextManager[None]:
-    """A lock shared by every process on this machine that runs trials into ``storage``'s database.
+@contextlib.contextmanager
+def _advisory_lock(url: str, name: str) -> Iterator[None]:
+    """Hold PostgreSQL's session-level advisory lock ``name`` on a connection of its own.
 
-    The backends hold it while they count a study's trials and create the next one, so that workers reserve
-    budget slots one at a time (see :mod:`automl.backends.optuna_backend`). A SQLite file gets
-    ``<file>.budget.lock`` beside it; another database a file in the temporary folder named after its URL (so
-    workers on *other* machines are not covered); an in-memory storage (one process) no lock.
+    The connection is not pooled (``NullPool``): closing it closes the session, so the server frees the lock
+    however this process leaves the block, and at once if the process dies (its socket closes).
     """
-    rdb = getattr(storage, "_backend", storage)  # optuna wraps an RDBStorage in a cache
-    if not isinstance(rdb, optuna.storages.RDBStorage):
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _lock_key(name)})
+            yield
+    finally:
+        engine.dispose()
+
+
+def _dialect(url: str) -> str:
+    return make_url(url).get_backend_name()
+
+
+def _check_dialect(url: str) -> None:
+    if _dialect(url) not in ("sqlite", "postgresql"):
+        raise ConfigError(f"storage {url!r}: searches run on SQLite or PostgreSQL storages (their locks keep a study's "
+                          f"budget exact across processes and machines), not {_dialect(url)}")
+
+
+def _creation_lock(url: str, db: Path | None) -> contextlib.AbstractContextManager[None]:
+    """Serialize creating a database's tables: two processes doing it at once crash (SQLite: "table studies already
+    exists"; PostgreSQL: a unique violation in its catalog). SQLite: a lock file beside the database file;
+    PostgreSQL: an advisory lock (processes on any machine)."""
+    if db is not None:
+        return _file_lock(db.with_name(db.name + ".lock"))
+    if _dialect(url) == "postgresql":
+        return _advisory_lock(url, "schema")
+    return contextlib.nullcontext()
+
+
+def budget_lock(study: optuna.Study) -> contextlib.AbstractContextManager[None]:
+    """A lock shared by every process that runs trials into ``study``, on any machine that reaches its database.
+
+    Backends hold it while they count a study's trials and create the next one, so that workers reserve budget
+    slots one at a time (see :mod:`automl.budget`). A SQLite database gets ``<file>.budget.lock`` beside it (a
+    SQLite file is one machine's); a PostgreSQL one an advisory lock named after the study, held by the server
+    (processes on several machines share it; a dead process's lock is freed with its connection); an in-memory
+    storage (one process) no lock. A fresh context manager each call: they are single-use.
+    """
+    rdb = optuna_compat.rdb_storage(optuna_compat.study_storage(study))
+    if rdb is None:
         return contextlib.nullcontext()
-    db = _sqlite_path(rdb.url)
+    url = optuna_compat.storage_url(rdb)
+    db = _sqlite_path(url)
     if db is not None:
         return _file_lock(db.with_name(db.name + ".budget.lock"))
-    if make_url(rdb.url).get_backend_name() == "sqlite":  # an in-memory SQLite database lives in one process
-        return contextlib.nullcontext()
-    digest = hashlib.sha256(rdb.url.encode()).hexdigest()[:16]
-    return _file_lock(Path(tempfile.gettempdir()) / f"automl-budget-{digest}.lock")
+    if _dialect(url) == "postgresql":
+        return _advisory_lock(url, f"budget:{study.study_name}")
+    return contextlib.nullcontext()  # an in-memory SQLite database lives in one process
 
 
 def open_storage(url: str | None = None, *, heartbeat: bool = True,
@@ -95,6 +133,8 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True,
     """
     url = resolve_url(url)
     db = _sqlite_path(url)
+    if create:
+        _check_dialect(url)
     engine_kwargs = {}
     if db is not None and not create and not db.is_file():
         raise ConfigError(f"storage {url!r}: no database file at {db}")
@@ -112,7 +152,7 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True,
             "heartbeat_stale_trial_callback": requeue,
         }
     try:
-        with _creation_lock(db if create else None), no_experimental_warnings():
+        with _creation_lock(url, db) if create else contextlib.nullcontext(), no_experimental_warnings():
             storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=not create,
                                                  **kwargs)
             if not create:

@@ -26,10 +26,11 @@ import pandas as pd
 
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, make_dataset
-from automl.exceptions import AutomlError
+from automl.exceptions import AutomlError, TrialStopped
 from automl.metrics import get_metric
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry, discover, shape_error
+from automl.reporter import MemoryReporter
 from automl.space import Candidates, compose
 
 __all__ = ["CheckResult", "PluginCheckError", "check_plugin", "check_record", "synthetic_dataset"]
@@ -124,13 +125,14 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
                 if sample < n_samples - 1:  # the last draw is also fitted
                     study.tell(trial, 0.0)
                     continue
-                result = cross_validate(config, data, make_splits(data, 2, seed), metric, FoldReporter(trial, metric),
-                                        seed=seed, device=_cpu() if config.model.plugin.family == "torch" else None)
+                result = cross_validate(config, data, make_splits(data, 2, seed), metric,
+                                        FoldReporter(MemoryReporter(), metric), seed=seed,
+                                        device=_cpu() if config.model.plugin.family == "torch" else None)
                 if not math.isfinite(result.mean):
                     raise PluginCheckError(f"{data.task} {data.kind}: CV score is {result.mean}")
                 study.tell(trial, result.mean)
-    except optuna.TrialPruned:  # cannot happen without a pruner, but a plugin may raise it
-        return CheckResult(record.kind, record.name, record.origin, False, "raised TrialPruned during a check fit")
+    except (TrialStopped, optuna.TrialPruned):  # the check's reporter never stops, but a plugin may raise them
+        return CheckResult(record.kind, record.name, record.origin, False, "stopped its trial during a check fit")
     except Exception as exc:  # a plugin check reports, it never crashes the host
         return CheckResult(record.kind, record.name, record.origin, False, f"{type(exc).__name__}: {exc}")
     tasks = ", ".join(f"{d.task}/{d.kind}" for d, _, _ in runs)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EpochCallback", "fit_predict"]
 
-#: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``optuna.TrialPruned``.
+#: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``TrialStopped``.
 EpochCallback = Callable[[int, np.ndarray], None]
 
 _PREDICT_BATCH = 2048

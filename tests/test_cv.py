@@ -3,17 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import optuna
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 
 from automl.cv import STEP_STRIDE, FoldReporter, cross_validate, make_splits, splits_digest
 from automl.datasets import Dataset, make_dataset
-from automl.exceptions import DataError
+from automl.exceptions import DataError, TrialStopped
 from automl.metrics import get_metric
 from automl.protocols import ModelPlugin
 from automl.registry import PluginRecord
+from automl.reporter import MemoryReporter
 from automl.space import Config
 
 
@@ -86,9 +86,8 @@ def test_featurizer_is_fitted_on_each_training_fold_only() -> None:
     data = _unique_rows()
     splits = make_splits(data, 3, 0)
     SpyScaler.fitted_on = []
-    trial = optuna.create_study(direction="maximize").ask()
     cross_validate(_config(), data, splits, get_metric(None, "classification"),
-                   FoldReporter(trial, get_metric(None, "classification")), seed=0)
+                   FoldReporter(MemoryReporter(), get_metric(None, "classification")), seed=0)
     assert len(SpyScaler.fitted_on) == 3
     for seen, (train, valid) in zip(SpyScaler.fitted_on, splits):
         assert seen == set(data.X[train, 0].tolist())
@@ -96,12 +95,10 @@ def test_featurizer_is_fitted_on_each_training_fold_only() -> None:
 
 
 def test_each_fold_reports_the_running_mean(blobs: Dataset) -> None:
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
-    trial = study.ask()
     metric = get_metric(None, "classification")
-    result = cross_validate(_config(), blobs, make_splits(blobs, 4, 0), metric, FoldReporter(trial, metric), seed=0)
-    study.tell(trial, result.mean)
-    reported = study.trials[0].intermediate_values
+    memory = MemoryReporter()
+    result = cross_validate(_config(), blobs, make_splits(blobs, 4, 0), metric, FoldReporter(memory, metric), seed=0)
+    reported = memory.reports
     steps = [fold * STEP_STRIDE + STEP_STRIDE - 1 for fold in range(4)]
     assert sorted(reported) == steps
     for fold, step in enumerate(steps):
@@ -110,29 +107,26 @@ def test_each_fold_reports_the_running_mean(blobs: Dataset) -> None:
     assert len(result.fit_seconds) == 4 and all(s > 0 for s in result.fit_seconds)
 
 
-class _AlwaysPrune(optuna.pruners.BasePruner):
-    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+class _AlwaysStop(MemoryReporter):
+    def should_stop(self) -> bool:
         return True
 
 
-def test_pruner_stops_the_trial_after_the_first_fold(blobs: Dataset) -> None:
+def test_a_stop_verdict_stops_the_trial_after_the_first_fold(blobs: Dataset) -> None:
     SpyScaler.fitted_on = []
-    trial = optuna.create_study(direction="maximize", pruner=_AlwaysPrune()).ask()
     metric = get_metric(None, "classification")
-    reporter = FoldReporter(trial, metric)
-    with pytest.raises(optuna.TrialPruned, match="running CV accuracy"):
+    reporter = FoldReporter(_AlwaysStop(), metric)
+    with pytest.raises(TrialStopped, match="running CV accuracy"):
         cross_validate(_config(), blobs, make_splits(blobs, 5, 0), metric, reporter, seed=0)
     assert len(SpyScaler.fitted_on) == 1 and len(reporter.scores) == 1
 
 
 def test_epoch_reports_fold_the_current_score_into_the_running_mean() -> None:
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
-    trial = study.ask()
-    reporter = FoldReporter(trial, get_metric(None, "classification"))
+    memory = MemoryReporter()
+    reporter = FoldReporter(memory, get_metric(None, "classification"))
     reporter.fold_done(0, 0.8)
     reporter.epoch(1, 3, 0.6)
-    study.tell(trial, 0.7)
-    values = study.trials[0].intermediate_values
+    values = memory.reports
     assert values[STEP_STRIDE - 1] == pytest.approx(0.8)
     assert values[STEP_STRIDE + 3] == pytest.approx(0.7)
 
@@ -143,10 +137,9 @@ def test_model_without_fit_predict_is_a_plugin_error(blobs: Dataset) -> None:
             return object()
 
     config = Config(model=PluginRecord("model", "nofit", "x:y", "t", "1", plugin=NoFit()), model_params={})
-    trial = optuna.create_study().ask()
     metric = get_metric(None, "classification")
     with pytest.raises(Exception, match="model plugin 'nofit': build\\(\\) returned object"):
-        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(trial, metric), seed=0)
+        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(MemoryReporter(), metric), seed=0)
 
 
 def test_probability_metric_needs_predict_proba(blobs: Dataset) -> None:
@@ -157,13 +150,12 @@ def test_probability_metric_needs_predict_proba(blobs: Dataset) -> None:
             return LinearSVC()
 
     config = Config(model=PluginRecord("model", "margin", "x:y", "t", "1", plugin=Margin()), model_params={})
-    trial = optuna.create_study(direction="minimize").ask()
     metric = get_metric("log_loss", "classification")
     with pytest.raises(Exception, match="'margin' predicts no class probabilities, which metric 'log_loss' needs"):
-        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(trial, metric), seed=0)
+        cross_validate(config, blobs, make_splits(blobs, 3, 0), metric, FoldReporter(MemoryReporter(), metric), seed=0)
     accuracy = get_metric("accuracy", "classification")
     result = cross_validate(config, blobs, make_splits(blobs, 3, 0), accuracy,
-                            FoldReporter(optuna.create_study().ask(), accuracy), seed=0)
+                            FoldReporter(MemoryReporter(), accuracy), seed=0)
     assert result.mean > 0.9  # label metrics use the predicted class
 
 
@@ -192,4 +184,4 @@ def test_torch_epochs_must_fit_the_reporting_steps(blobs: Dataset) -> None:
     metric = get_metric(None, "classification")
     with pytest.raises(Exception, match=f"epochs must be 1..{STEP_STRIDE - 1}"):
         cross_validate(config, blobs, make_splits(blobs, 3, 0), metric,
-                       FoldReporter(optuna.create_study().ask(), metric), seed=0, device=torch.device("cpu"))
+                       FoldReporter(MemoryReporter(), metric), seed=0, device=torch.device("cpu"))

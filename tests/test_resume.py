@@ -35,13 +35,13 @@ def test_trial_of_a_dead_local_worker_is_failed_and_requeued(storage: str) -> No
     rdb = open_storage(storage)
     study = optuna.create_study(storage=rdb, study_name="s")
     orphan = _running_trial(study, {"host": socket.gethostname(), "pid": _dead_pid(), "started": "1"})
-    assert recover_dead_workers(study, rdb) == [orphan.number]
+    assert recover_dead_workers(study) == [orphan.number]
     trials = study.trials
     assert trials[orphan.number].state == TrialState.FAIL
     assert "died while running this trial" in trials[orphan.number].user_attrs["fail_reason"]
     retry = [t for t in trials if t.state == TrialState.WAITING]
     assert len(retry) == 1 and retry[0].params == orphan.params
-    assert recover_dead_workers(study, rdb) == []  # nothing left to recover
+    assert recover_dead_workers(study) == []  # nothing left to recover
 
 
 def test_live_and_remote_workers_are_left_alone(storage: str) -> None:
@@ -50,7 +50,7 @@ def test_live_and_remote_workers_are_left_alone(storage: str) -> None:
     trial = study.ask()
     record_worker(trial)  # this very process: alive
     _running_trial(study, {"host": "another-host", "pid": _dead_pid(), "started": "1"})
-    assert recover_dead_workers(study, rdb) == []
+    assert recover_dead_workers(study) == []
     assert [t.state for t in study.trials] == [TrialState.RUNNING, TrialState.RUNNING]
 
 
@@ -61,7 +61,7 @@ def test_a_reused_pid_does_not_pass_for_the_dead_worker(storage: str) -> None:
     if not Path(f"/proc/{os.getpid()}/stat").exists():
         pytest.skip("needs /proc to read process start times")
     orphan = _running_trial(study, {"host": socket.gethostname(), "pid": os.getpid(), "started": "-1"})
-    assert recover_dead_workers(study, rdb) == [orphan.number]
+    assert recover_dead_workers(study) == [orphan.number]
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
@@ -134,7 +134,7 @@ def test_a_trial_that_never_named_its_worker_nor_sent_a_heartbeat_is_failed_afte
         connection.execute(sqlalchemy.text("UPDATE trial_heartbeats SET heartbeat = :then WHERE trial_id = :id"),
                            {"then": datetime.utcnow() - timedelta(seconds=GRACE_PERIOD * 2),
                             "id": study.trials[stopped]._trial_id})
-    assert recover_dead_workers(study, rdb) == [silent, stopped]
+    assert recover_dead_workers(study) == [silent, stopped]
     trials = study.trials
     assert [trials[n].state for n in (young, beating, silent, stopped)] == [
         TrialState.RUNNING, TrialState.RUNNING, TrialState.FAIL, TrialState.FAIL]
@@ -155,8 +155,8 @@ def test_a_recovered_trial_whose_recoverer_died_before_requeueing_it_is_requeued
     live = _running_trial(study, dead)
     rdb.set_trial_user_attr(live._trial_id, RECOVERER_ATTR, {**dead, "pid": os.getpid(), "started": None})
     rdb.set_trial_state_values(live._trial_id, state=TrialState.FAIL)  # its recoverer (alive) re-queues it
-    assert recover_dead_workers(study, rdb) == []
+    assert recover_dead_workers(study) == []
     retries = [t for t in study.trials if t.state == TrialState.WAITING]
     assert [t.system_attrs["failed_trial"] for t in retries] == [orphan.number]
-    recover_dead_workers(study, rdb)
+    recover_dead_workers(study)
     assert len([t for t in study.trials if t.state == TrialState.WAITING]) == 1  # once only

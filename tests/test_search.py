@@ -257,7 +257,7 @@ def test_the_search_passes_metric_and_device_to_the_candidate_set(storage: str, 
     """What the default NLP space holds depends on the metric (probabilities) and the device (heavy models); the
     study records the space, and ``search`` stops right after (no trial runs)."""
     module = importlib.import_module("automl.search")  # the module, which the function automl.search hides
-    monkeypatch.setattr(module, "accelerated", lambda device: cuda)
+    monkeypatch.setattr(importlib.import_module("automl.backends.optuna_backend"), "accelerated", lambda device: cuda)
 
     class Stop(Exception):
         pass

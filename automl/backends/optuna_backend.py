@@ -1,14 +1,10 @@
-"""In-process backend: trials through :meth:`optuna.Study.optimize` (heartbeats), an exact total-trials budget
-shared by any number of worker processes, and a failure cap.
+"""The in-process backend: trials through :meth:`optuna.Study.optimize` in this process and ``n_jobs - 1`` worker
+processes (:mod:`automl.backends.parallel`), with heartbeats, the exact budget of :mod:`automl.budget` and a
+failure cap.
 
-The budget: a worker *reserves a slot* before it creates a trial. Holding the storage's budget lock
-(:func:`automl.storage.budget_lock`, a file lock every process on this machine shares), it counts the study's
-complete, pruned and running trials; below ``n_trials`` it creates the next trial (``study.optimize`` with one
-trial) and releases the lock as soon as that trial is RUNNING, before the objective's work. So workers never hold
-more than ``n_trials`` counted-or-running trials between them, and the study never ends with more than
-``n_trials`` counted ones (Optuna's ``MaxTrialsCallback`` checks after a trial: N workers overshoot by up to
-N-1). When the budget is reserved but not yet met, a worker waits for the running trials: one that fails frees
-its slot again (and a dead worker's trial is failed and re-queued, see :mod:`automl.resume`).
+Sampling happens in each worker's own study object (define-by-run, :func:`automl.space.compose`), and the
+sampled parameters go to the backend-neutral :class:`~automl.runner.TrialRunner` with a reporter that writes to
+the Optuna trial (:class:`OptunaReporter`). Pruning is the study's pruner, asked after every report.
 """
 
 from __future__ import annotations
@@ -16,19 +12,68 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from automl.backends.base import Callback
-from automl.quiet import no_experimental_warnings
-from automl.resume import COUNTED, recover_dead_workers
-from automl.storage import budget_lock
+from automl import interrupt
+from automl.backends.base import Callback, SearchOutcome, open_search_study
+from automl.backends.parallel import capped_threads, plan_resources, thread_cap, workers
+from automl.budget import POLL_INTERVAL, Budget, Verdict
+from automl.devices import accelerated
+from automl.exceptions import ConfigError, TrialStopped
+from automl.job import SearchJob, Workload
+from automl.progress import SearchProgress
+from automl.quiet import quiet_optuna_logs
+from automl.registry import Registry
+from automl.reporter import FAIL_REASON, fail_reason
+from automl.resume import record_worker, requeue_interrupted
+from automl.runner import Resources, TrialRunner
+from automl.space import compose
 
-__all__ = ["POLL_INTERVAL", "OptunaBackend"]
+__all__ = ["OptunaBackend", "OptunaObjective", "OptunaReporter"]
 
-#: Seconds between looks at a study whose remaining budget is held by other workers' running trials.
-POLL_INTERVAL = 0.5
+
+class OptunaReporter:
+    """A :class:`~automl.reporter.Reporter` writing to an Optuna trial; stopping is the study's pruner's call."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+
+    def report(self, value: float, step: int) -> None:
+        """``trial.report``."""
+        self.trial.report(value, step)
+
+    def should_stop(self) -> bool:
+        """``trial.should_prune()``."""
+        return self.trial.should_prune()
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """``trial.set_user_attr``."""
+        self.trial.set_user_attr(key, value)
+
+
+@dataclass
+class OptunaObjective:
+    """Callable ``trial -> mean CV score`` for :meth:`optuna.Study.optimize`: note the worker on the trial, sample
+    the configuration, run it; a stop becomes ``optuna.TrialPruned``, a failure fails this trial only."""
+
+    runner: TrialRunner
+    resources: Resources
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        record_worker(trial)
+        try:
+            compose(trial, self.runner.candidates)
+        except Exception as exc:
+            trial.set_user_attr(FAIL_REASON, fail_reason(exc))
+            raise
+        try:
+            return self.runner.run(trial.params, OptunaReporter(trial), self.resources, trial.number).mean
+        except TrialStopped as exc:
+            raise optuna.TrialPruned(str(exc)) from None
 
 
 class _StopAfterFailures:
@@ -47,43 +92,60 @@ class _StopAfterFailures:
             self.failures += 1
 
 
-class _Reservation:
-    """The budget lock, taken before a trial is created and released once it runs (or on any way out)."""
-
-    def __init__(self, study: optuna.Study) -> None:
-        self._storage = study._storage
-        self._lock: contextlib.AbstractContextManager[None] | None = None
-
-    def acquire(self) -> None:
-        lock = budget_lock(self._storage)  # a fresh context manager each time: they are single-use
-        lock.__enter__()
-        self._lock = lock
-
-    def release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.__exit__(None, None, None)
-
-    def releasing(self, objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
-        def run(trial: optuna.Trial) -> float:
-            self.release()  # the trial is RUNNING now: it holds its slot, other workers may reserve theirs
-            return objective(trial)
-
-        return run
-
-
-def _wait_for_others(study: optuna.Study, seconds: float) -> None:
-    """Sleep, then fail what dead workers left running so that their slots come free."""
-    time.sleep(seconds)
-    recover_dead_workers(study, study._storage)
-    with no_experimental_warnings():
-        optuna.storages.fail_stale_trials(study)
-
-
 class OptunaBackend:
-    """Runs trials in this process through :meth:`optuna.Study.optimize`; other processes may run the same study."""
+    """Runs trials in this process (and ``n_jobs - 1`` worker processes) through :meth:`optuna.Study.optimize`."""
 
     name = "optuna"
+
+    def options(self, *, address: str | None, cpus_per_trial: float | None, gpus_per_trial: float | None,
+                n_jobs: int | None, device: str, registry: Registry | None) -> dict[str, Any]:
+        """No options of its own; refuses Ray's, and a custom registry with worker processes."""
+        for flag, value in (("address", address), ("cpus_per_trial", cpus_per_trial),
+                            ("gpus_per_trial", gpus_per_trial)):
+            if value is not None:
+                raise ConfigError(f"{flag} applies to the ray backend, not to the optuna backend")
+        if registry is not None and (n_jobs or 1) > 1:
+            raise ConfigError("n_jobs > 1 runs the installed plugins in each worker: leave registry out")
+        return {}
+
+    def accelerated(self, device: str, options: dict[str, Any]) -> bool:
+        """Whether this machine runs torch trials on a GPU under ``device``."""
+        return accelerated(device)
+
+    def run(self, job: SearchJob, workload: Workload | None = None, *, progress: bool = False) -> SearchOutcome:
+        """Open the study, start ``n_jobs - 1`` workers, run trials here too; see :class:`~automl.backends.Backend`.
+
+        Ctrl-C (or a stop request) fails the running trials and queues their configurations again, stops the
+        workers one at a time, and raises ``KeyboardInterrupt``.
+        """
+        workload = workload or Workload.from_job(job)
+        n_jobs = job.n_jobs or 1
+        resources = plan_resources(job.device, job.threads, n_jobs)
+        with quiet_optuna_logs(progress):
+            study, recovered = open_search_study(job)
+            objective = OptunaObjective(workload.runner(job), resources[0])
+            with SearchProgress(study, job.n_trials) if progress else contextlib.nullcontext() as bar:
+                try:
+                    with interrupt.interruptible(), workers(job, resources[1:]), capped_threads(
+                            thread_cap(n_jobs, job.threads)):
+                        self.optimize(study, objective, n_trials=job.n_trials, timeout=job.timeout,
+                                      callbacks=[bar] if bar else [])
+                except KeyboardInterrupt:
+                    requeue_interrupted(study)  # the next run tries the interrupted configurations first
+                    raise
+        return SearchOutcome(study, recovered)
+
+    def run_worker(self, job: SearchJob, resources: Resources) -> None:
+        """The loop of one extra worker process (see :mod:`automl.backends.parallel`): the same study, quietly."""
+        workload = Workload.from_job(job)
+        with quiet_optuna_logs():
+            study, _ = open_search_study(job)
+            try:
+                self.optimize(study, OptunaObjective(workload.runner(job), resources), n_trials=job.n_trials,
+                              timeout=job.timeout)
+            except KeyboardInterrupt:
+                requeue_interrupted(study)
+                raise
 
     def optimize(
         self,
@@ -94,34 +156,36 @@ class OptunaBackend:
         timeout: float | None,
         callbacks: Sequence[Callback] = (),
     ) -> None:
-        """See :class:`automl.backends.Backend`."""
+        """Run trials of ``objective`` one at a time until the study holds ``n_trials`` counted trials, ``timeout``
+        seconds passed, or ``n_trials`` trials failed in this call. Other processes may run the same study at once:
+        :class:`~automl.budget.Budget` keeps the total exact. Checks for a stop request between trials."""
         deadline = None if timeout is None else time.monotonic() + timeout
         failures = _StopAfterFailures(n_trials)
-        reservation = _Reservation(study)
-        seen = len(study.get_trials(deepcopy=False))
+        budget = Budget(study, n_trials)
         reseeded = False
+
+        def releasing(trial: optuna.Trial) -> float:
+            budget.release()  # the trial is RUNNING now: it holds its slot, other workers may reserve theirs
+            return objective(trial)
+
         while not failures.stopped:
+            interrupt.check()
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return
-            reservation.acquire()
+            verdict = budget.reserve()
+            if verdict is Verdict.DONE:
+                return
+            if verdict is Verdict.WAIT:
+                budget.wait(POLL_INTERVAL if left is None else min(POLL_INTERVAL, left))
+                continue
             try:
-                states = [t.state for t in study.get_trials(deepcopy=False)]
-                counted = sum(state in COUNTED for state in states)
-                if counted >= n_trials:
-                    return
-                running = states.count(TrialState.RUNNING)
-                if counted + running >= n_trials:  # the rest of the budget is reserved by running trials
-                    reservation.release()
-                    _wait_for_others(study, POLL_INTERVAL if left is None else min(POLL_INTERVAL, left))
-                    continue
-                if not reseeded and (running or len(states) > seen):
+                if budget.shared and not reseeded:
                     # another process works on this study: it may have drawn from the same seed, so do not
                     # propose the same configurations as it does
                     study.sampler.reseed_rng()
                     reseeded = True
-                seen = len(states) + (TrialState.WAITING not in states)  # with ours (a new one, or a queued one)
-                study.optimize(reservation.releasing(objective), n_trials=1, catch=(Exception,),
-                               callbacks=[failures, *callbacks])
+                study.optimize(releasing, n_trials=1, catch=(Exception,), callbacks=[failures, *callbacks])
             finally:
-                reservation.release()
+                budget.release()
+

@@ -1,13 +1,14 @@
-"""Worker processes for ``search(n_jobs=N)``: the calling process and N-1 processes it starts run one study.
+"""Worker processes of the optuna backend with ``n_jobs=N``: the calling process and N-1 processes it starts
+run one study.
 
 Workers are processes, not threads (scikit-learn and torch trials are CPU-bound; threads would share the GIL),
 started as fresh interpreters (``python -c``: like multiprocessing's ``spawn``, safe with torch and CUDA unlike
-``fork``, and without re-running the caller's ``__main__``). Each extra worker calls :func:`automl.search` with
-the same arguments and ``n_jobs=1``: it opens the study by name (checking it was created for the same data,
-metric and folds), builds the same objective, and runs trials until the study's budget is met;
-:class:`automl.backends.OptunaBackend` keeps the budget exact between them. Each worker records its pid on its
-trials (:func:`automl.resume.record_worker`), so a worker that dies leaves nothing RUNNING past the next run (or
-the other workers' next look).
+``fork``, and without re-running the caller's ``__main__``). Each receives the :class:`~automl.job.SearchJob` as
+JSON and its :class:`~automl.runner.Resources` (:func:`plan_resources`: its device and threads), rebuilds the
+workload (checking the data and plugins are the study's), opens the study and runs trials until the budget is
+met; :class:`automl.budget.Budget` keeps the total exact between them. Each worker records its pid on its trials
+(:func:`automl.resume.record_worker`), so a worker that dies leaves nothing RUNNING past the next run (or the
+other workers' next look).
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 
-from automl.exceptions import AutomlError, ConfigError, PluginWarning
+from automl import interrupt
+from automl.devices import resolve_device
+from automl.exceptions import AutomlError, PluginWarning
+from automl.job import SearchJob
+from automl.runner import Resources
 
-__all__ = ["JOIN_GRACE", "capped_threads", "thread_cap", "workers"]
+__all__ = ["JOIN_GRACE", "capped_threads", "plan_resources", "thread_cap", "workers"]
 
 #: Seconds workers get to stop on their own after Ctrl-C (they re-queue their trials) before they are terminated.
 JOIN_GRACE = 30.0
@@ -38,6 +43,25 @@ def thread_cap(n_jobs: int, threads: int | None) -> int | None:
     if threads is not None or n_jobs <= 1:
         return None
     return max(1, (os.cpu_count() or 1) // n_jobs)
+
+
+def plan_resources(device: str, threads: int | None, n_jobs: int) -> list[Resources]:
+    """The resources of each of ``n_jobs`` workers (the calling process first) under device option ``device``.
+
+    ``cpu`` or ``cuda:N``: every worker gets that device; ``auto`` and ``cuda``: worker ``i`` gets GPU
+    ``i mod (GPUs visible)``, so workers spread over the GPUs (``auto`` without a GPU: the CPU). Threads are
+    ``threads`` when given, else the model family's default under the worker's share of the cores
+    (:func:`thread_cap`). Each worker's index is recorded with its trials' resources.
+    """
+    chosen = resolve_device(device)
+    devices = [str(chosen)] * n_jobs
+    if chosen.type == "cuda" and chosen.index is None:
+        import torch
+
+        count = torch.cuda.device_count()
+        devices = [f"cuda:{i % count}" for i in range(n_jobs)]
+    return [Resources(device=devices[i], threads=threads, details={"backend": "optuna", "worker": i})
+            for i in range(n_jobs)]
 
 
 @contextlib.contextmanager
@@ -72,31 +96,25 @@ def capped_threads(cap: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
-    """The parent's stop signal, as Ctrl-C: the worker fails and re-queues its trial (a repeat is ignored)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-def _worker(kwargs: dict[str, Any], cap: int | None) -> None:
-    """Body of an extra worker process: the same search, quietly, in this fresh interpreter."""
+def _worker(job: SearchJob, resources: Resources, cap: int | None) -> None:
+    """Body of an extra worker process: the same study, quietly, in this fresh interpreter."""
     # Ctrl-C in a terminal reaches every process of the command at once; their simultaneous writes (each failing
-    # its trial) could stall on SQLite's write lock. Workers ignore it: the parent stops them one at a time.
+    # its trial) could stall on SQLite's write lock. Workers ignore it: the parent stops them one at a time, with
+    # SIGTERM, which a worker takes as Ctrl-C (it fails and re-queues its trial).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _interrupt_once)
     if cap is not None:
         for name in _THREAD_VARS:
             os.environ[name] = str(cap)
     import optuna
 
-    from automl.search import search
+    from automl.backends.optuna_backend import OptunaBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the parent shows the progress
     warnings.simplefilter("ignore", PluginWarning)  # the parent has shown them
     try:
-        with capped_threads(cap):
-            search(**kwargs)
-    except KeyboardInterrupt:  # stopped by the parent: the search re-queued this worker's trial
+        with interrupt.interruptible((signal.SIGTERM,)), capped_threads(cap):
+            OptunaBackend().run_worker(job, resources)
+    except KeyboardInterrupt:  # stopped by the parent: this worker's trial was re-queued
         sys.exit(130)
     except AutomlError as exc:
         print(f"automl worker {os.getpid()}: error: {exc}", file=sys.stderr)
@@ -104,37 +122,33 @@ def _worker(kwargs: dict[str, Any], cap: int | None) -> None:
 
 
 def _child() -> None:
-    """Entry of a worker process: its arguments arrive as JSON on stdin (nothing is unpickled)."""
+    """Entry of a worker process: its job arrives as JSON on stdin (nothing is unpickled)."""
     message = json.load(sys.stdin)
-    _worker(message["kwargs"], message["cap"])
+    resources = Resources(**message["resources"])
+    _worker(SearchJob.from_json(message["job"]), resources, message["cap"])
 
 
 @contextlib.contextmanager
-def workers(n: int, kwargs: dict[str, Any], cap: int | None) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start ``n`` worker processes running ``search(**kwargs)``; on leaving, wait for them to finish.
+def workers(job: SearchJob, resources: Sequence[Resources]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start one worker process per entry of ``resources``, each running ``job``'s trials; on leaving, wait for
+    them to finish.
 
     Leaving with an exception (Ctrl-C) stops the workers one at a time (SIGTERM, which a worker takes as Ctrl-C:
     it fails and re-queues its running trial), and kills those still running after :data:`JOIN_GRACE` seconds
     (the next run recovers their trials).
     A worker that exited with an error is an :class:`AutomlError` once all have stopped.
     """
-    if n <= 0:
+    if not resources:
         yield []
         return
-    if kwargs.get("registry") is not None:
-        raise ConfigError("n_jobs > 1 runs the installed plugins in each worker: leave registry out")
-    kwargs = {key: value for key, value in kwargs.items() if key != "registry"}
-    try:
-        payload = json.dumps({"kwargs": kwargs, "cap": cap}, default=_plain).encode()
-    except TypeError as exc:
-        raise ConfigError(f"n_jobs > 1 needs arguments that can be sent to worker processes: {exc}") from exc
+    cap = thread_cap(len(resources) + 1, job.threads)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for _ in range(n):
+        for res in resources:
             proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE)
             procs.append(proc)
             assert proc.stdin is not None
-            proc.stdin.write(payload)
+            proc.stdin.write(json.dumps({"job": job.to_json(), "resources": asdict(res), "cap": cap}).encode())
             proc.stdin.close()
         yield procs
     except BaseException:
@@ -151,15 +165,6 @@ def workers(n: int, kwargs: dict[str, Any], cap: int | None) -> Iterator[list[su
     failed = [f"{proc.pid} (exit status {proc.returncode})" for proc in procs if proc.returncode]
     if failed:
         raise AutomlError(f"worker process {', '.join(failed)} failed; run the same command again to resume")
-
-
-def _plain(value: object) -> object:
-    """JSON for the few non-JSON arguments of :func:`automl.search`: paths and tuples of names."""
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, (tuple, set, frozenset)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serializable")
 
 
 #: What a worker process runs: a fresh interpreter (like multiprocessing's ``spawn``, but without re-importing

@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from torch import nn
 from torch.optim import lr_scheduler
 
+from automl.devices import trial_device
 from automl.exceptions import PluginError
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
@@ -385,10 +386,10 @@ def _cached(checkpoint: str, max_len: int) -> dict[str, np.ndarray]:
 def encode(checkpoint: str, texts: list[str], max_len: int, batch_size: int = 64) -> np.ndarray:
     """Mean-pooled, L2-normalized embeddings ``(n, width)`` float32 of ``texts`` by the frozen checkpoint (what
     sentence-transformers computes for all-MiniLM-L6-v2), without the cache. Texts are batched by length, so
-    little of each batch is padding; on a CUDA device when torch sees one, else on the CPU with torch's
-    current thread count."""
+    little of each batch is padding; on the running trial's device (:func:`automl.devices.trial_device`; outside a
+    trial a CUDA device when torch sees one), on the CPU with torch's current thread count."""
     encoder = _pristine_encoder(checkpoint)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = trial_device()
     if device.type != "cpu":
         encoder = copy.deepcopy(encoder).to(device)
     tokenizer = _tokenizer(checkpoint)

@@ -24,6 +24,7 @@ from automl.datasets import Dataset, load_dataset, make_dataset
 from automl.metrics import get_metric
 from automl.protocols import ModelPlugin, Problem
 from automl.registry import PluginRecord
+from automl.reporter import MemoryReporter
 from automl.space import Config, ScopedSpace
 from automl.testing import check_plugin, synthetic_dataset
 
@@ -48,9 +49,8 @@ def cv_score(plugin: ModelPlugin, params: dict[str, Any], data: Dataset, metric:
     if plugin.family == "torch":
         config.optimizer = automl.discover().get("optimizer", "adamw")
         config.optimizer_params = {"lr": 3e-3, "schedule": "constant"}
-    trial = optuna.create_study(direction=scorer.direction).ask()
-    return cross_validate(config, data, make_splits(data, folds, 0), scorer, FoldReporter(trial, scorer), seed=0,
-                          device=torch.device("cpu") if plugin.family == "torch" else None).mean
+    return cross_validate(config, data, make_splits(data, folds, 0), scorer, FoldReporter(MemoryReporter(), scorer),
+                          seed=0, device=torch.device("cpu") if plugin.family == "torch" else None).mean
 
 
 def fitted(plugin: ModelPlugin, params: dict[str, Any], data: Dataset) -> Any:

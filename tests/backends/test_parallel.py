@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 import automl
-from automl.backends import OptunaBackend
+from automl.backends.optuna_backend import OptunaBackend
 from automl.exceptions import ConfigError
 from automl.resume import WORKER_ATTR, counted_trials
 from automl.storage import open_storage
@@ -58,7 +58,7 @@ def test_bad_n_jobs_is_a_config_error(storage: str) -> None:
 
 _WORKER = """
 import sys, time, optuna
-from automl.backends import OptunaBackend
+from automl.backends.optuna_backend import OptunaBackend
 from automl.storage import open_storage
 url, go, fail_every = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import pathlib

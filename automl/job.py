@@ -1,0 +1,134 @@
+"""A search as data: the :class:`SearchJob` a backend runs, and the :class:`Workload` it rebuilds anywhere.
+
+:func:`automl.search` checks the options, loads the data, works out the candidate plugins and the study's identity,
+and hands the backend a :class:`SearchJob`: plain, JSON-serialisable settings (study name, storage URL, where the
+data comes from, the exact plugin names, folds, seed, budget, resources, backend options). A worker process on
+this or another machine rebuilds the runtime side from it (:meth:`Workload.from_job`): it loads the data, checks
+that its fingerprint and the installed plugins are those the study was created with, and gets a
+:class:`~automl.runner.TrialRunner`. Nothing is pickled: a job crosses processes as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automl.cv import Split, make_splits, splits_digest
+from automl.datasets import Dataset, load_dataset
+from automl.exceptions import ConfigError, StudyMismatchError
+from automl.metrics import Metric, get_metric
+from automl.registry import Registry, discover
+from automl.runner import TrialRunner
+from automl.space import Candidates, Selection, candidates, space_signature
+from automl.study import StudySpec
+
+__all__ = ["DataRef", "SearchJob", "Workload"]
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """Where a search's data comes from: a built-in dataset name or an absolute path, and its columns."""
+
+    task: str
+    data: str | None = None
+    target: str | None = None
+    text_column: str | None = None
+
+    @classmethod
+    def of(cls, task: str, data: str | Path | None, target: str | None, text_column: str | None) -> DataRef:
+        """A reference that reads the same from any working directory (an existing path is made absolute)."""
+        if data is not None and str(data).strip() and Path(data).exists():
+            data = str(Path(data).resolve())
+        return cls(task, None if data is None else str(data), target, text_column)
+
+    def load(self) -> Dataset:
+        """Read the dataset (see :func:`automl.datasets.load_dataset`)."""
+        return load_dataset(self.task, self.data, target=self.target, text_column=self.text_column)
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """Everything a backend needs to run a study's trials, in any process (see the module docstring).
+
+    ``models``/``optimizers``/``regularizers`` are the exact candidate plugins (already resolved from the user's
+    selection, the device and the metric); ``identity`` is what the study was created for; ``options`` holds the
+    backend's own settings (for Ray: ``address``, ``cpus_per_trial``, ``gpus_per_trial``).
+    """
+
+    study: str
+    storage: str
+    data: DataRef
+    metric: str
+    identity: StudySpec
+    models: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    regularizers: tuple[str, ...]
+    n_trials: int
+    timeout: float | None = None
+    folds: int = 5
+    seed: int = 0
+    sampler: str = "tpe"
+    pruner: str = "median"
+    device: str = "auto"
+    threads: int | None = None
+    trial_timeout: float | None = None
+    n_jobs: int | None = None
+    backend: str = "optuna"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selection(self) -> Selection:
+        """The candidate plugins as a selection (what workers resolve against their installed plugins)."""
+        return Selection(self.models, self.optimizers, self.regularizers)
+
+    def to_json(self) -> str:
+        """The job as JSON (what worker processes receive)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchJob:
+        """The job :meth:`to_json` wrote."""
+        raw = json.loads(text)
+        raw["data"] = DataRef(**raw["data"])
+        raw["identity"] = StudySpec(**raw["identity"])
+        for key in ("models", "optimizers", "regularizers"):
+            raw[key] = tuple(raw[key])
+        return cls(**raw)
+
+
+@dataclass
+class Workload:
+    """The runtime side of a job in one process: data, fixed splits, metric and candidate plugins."""
+
+    dataset: Dataset
+    splits: list[Split]
+    metric: Metric
+    candidates: Candidates
+
+    @classmethod
+    def from_job(cls, job: SearchJob, *, dataset: Dataset | None = None, registry: Registry | None = None) -> Workload:
+        """Rebuild the workload of ``job`` here: load its data (unless ``dataset`` is given, e.g. shipped by a
+        cluster), find its plugins among the installed ones (or ``registry``), and refuse (one line) when the data
+        or the plugins differ from what the study was created with."""
+        dataset = dataset if dataset is not None else job.data.load()
+        identity = job.identity
+        if dataset.fingerprint != identity.fingerprint:
+            raise StudyMismatchError(f"the data of study {job.study!r} changed since the search started: "
+                                     f"{dataset.name!r} has fingerprint {dataset.fingerprint}, the study "
+                                     f"{identity.fingerprint}")
+        metric = get_metric(job.metric, dataset.kind)
+        cands = candidates(registry or discover(), job.data.task, dataset.kind, job.selection,
+                           needs_proba=metric.needs_proba)
+        if space_signature(cands) != identity.space:
+            raise StudyMismatchError(f"this worker's plugins {space_signature(cands)} differ from those study "
+                                     f"{job.study!r} was created with {identity.space}; install the same versions")
+        splits = make_splits(dataset, job.folds, job.seed)
+        if splits_digest(splits) != identity.splits:
+            raise ConfigError(f"the folds of study {job.study!r} come out differently here (scikit-learn version?)")
+        return cls(dataset, splits, metric, cands)
+
+    def runner(self, job: SearchJob) -> TrialRunner:
+        """The trial runner of this workload under ``job``'s seed and per-trial time limit."""
+        return TrialRunner(self.dataset, self.splits, self.metric, self.candidates, job.seed, job.trial_timeout)
