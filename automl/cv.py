@@ -46,10 +46,10 @@ Split = tuple[np.ndarray, np.ndarray]
 
 def fold_scores_of(reports: Mapping[int, float]) -> list[float]:
     """The scores of the folds a trial finished, recovered from its reports (``step -> running mean``): the mean
-    after fold ``f`` times ``f + 1`` minus the mean after fold ``f - 1`` times ``f`` (rounded to 12 decimals, which
-    removes the float error of that difference). For a trial stopped where only its reports reached the study."""
+    after fold ``f`` times ``f + 1`` minus the mean after fold ``f - 1`` times ``f`` (exact up to float rounding).
+    For a trial stopped from outside, where only its reports reached the study (the ray backend's pruning)."""
     means = [reports[step] for step in sorted(reports) if step % STEP_STRIDE == STEP_STRIDE - 1]
-    return [round((f + 1) * mean - f * (means[f - 1] if f else 0.0), 12) for f, mean in enumerate(means)]
+    return [(f + 1) * mean - f * (means[f - 1] if f else 0.0) for f, mean in enumerate(means)]
 
 
 def make_splits(dataset: Dataset, folds: int, seed: int) -> list[Split]:
@@ -79,14 +79,16 @@ def splits_digest(splits: list[Split]) -> str:
 
 @contextlib.contextmanager
 def storage_write() -> Iterator[None]:
-    """Hold ``SIGALRM`` (a trial's time limit, see :mod:`automl.objective`) back while writing to the study, so
-    it is raised after the write, not in the middle of it."""
+    """Hold a trial's time limit (``SIGALRM``, see :mod:`automl.runner`) and Ctrl-C (:func:`automl.interrupt.holding`)
+    back while writing to the study, so they are raised after the write, not in the middle of it."""
     if not hasattr(signal, "pthread_sigmask"):
-        yield
+        with interrupt.holding():
+            yield
         return
     before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     try:
-        yield
+        with interrupt.holding():
+            yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 

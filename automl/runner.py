@@ -16,10 +16,12 @@ import signal
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from automl import interrupt
 from automl.cv import CVResult, FoldReporter, Split, cross_validate
 from automl.datasets import Dataset
 from automl.devices import using_device
@@ -54,9 +56,10 @@ class Resources:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def record(self, threads: int | None) -> dict[str, Any]:
-        """The ``resources`` attribute of a trial that got ``threads`` threads: device, threads, host, process."""
+        """The ``resources`` attribute of a trial that got ``threads`` threads: device, threads, host, process and
+        when it began to run there (local time, like Optuna's trial times; a trial may wait before it runs)."""
         return {"device": self.device, "threads": threads, "host": socket.gethostname(), "pid": os.getpid(),
-                **self.details}
+                "started": datetime.now().isoformat(), **self.details}
 
 
 @contextlib.contextmanager
@@ -137,12 +140,14 @@ class TrialRunner:
                 if family == "torch":  # torch's own count: all cores, or a worker process's share of them
                     threads = torch.get_num_threads()
                 reporter.set_attr(RESOURCES_ATTR, resources.record(threads))
-                result = cross_validate(config, self.dataset, self.splits, self.metric, folds,
-                                        seed=self.seed + 1000 * number, device=device)
+                with interrupt.raising():  # Ctrl-C stops the fit at once here, where it is recorded
+                    result = cross_validate(config, self.dataset, self.splits, self.metric, folds,
+                                            seed=self.seed + 1000 * number, device=device)
         except TrialStopped:
             reporter.set_attr("fold_scores", folds.scores)
             raise
         except KeyboardInterrupt:
+            reporter.set_attr("fold_scores", folds.scores)
             reporter.set_attr(FAIL_REASON, INTERRUPTED)
             raise
         except Exception as exc:

@@ -9,7 +9,17 @@ import pytest
 from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
 from automl.protocols import ModelPlugin, OptimizerPlugin
 from automl.registry import PluginRecord, Registry, discover
-from automl.space import Candidates, ScopedSpace, Selection, candidates, compose, describe, explore, space_signature
+from automl.space import (
+    Candidates,
+    ScopedSpace,
+    Selection,
+    candidates,
+    compose,
+    configure,
+    describe,
+    explore,
+    space_signature,
+)
 
 
 def _trial() -> optuna.Trial:
@@ -281,3 +291,22 @@ def test_pre_flight_draws_only_the_plugins_a_search_can_use(registry: Registry) 
     with pytest.warns(PluginWarning, match="optimizer plugin 'bad_opt'"):
         cands = candidates(mixed, "tabular", "classification", Selection(models=("mlp",)))
     assert "bad_opt" not in {r.name for r in cands.optimizers}
+
+
+def test_configure_rebuilds_exactly_what_compose_drew(registry: Registry) -> None:
+    """Only the flat parameter dict crosses from the sampler to a worker: it must stand for the same config."""
+    cands = candidates(registry, "tabular", "classification", Selection())
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    families = set()
+    for _ in range(40):
+        trial = study.ask()
+        drawn = compose(trial, cands)
+        rebuilt = configure(trial.params, cands)
+        assert (rebuilt.model, rebuilt.model_params, rebuilt.optimizer, rebuilt.optimizer_params) == (
+            drawn.model, drawn.model_params, drawn.optimizer, drawn.optimizer_params)
+        assert rebuilt.regularizers == drawn.regularizers
+        families.add(drawn.model.plugin.family)
+        study.tell(trial, 0.0)
+    assert families == {"sklearn", "torch"}  # both shapes of configuration were drawn
+    with pytest.raises(SearchSpaceError, match="choose model 'gone', which is not among this search's candidates"):
+        configure({"model": "gone"}, cands)

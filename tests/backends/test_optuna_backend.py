@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
-from automl.backends import get_backend
 from automl.backends.optuna_backend import OptunaBackend
-from automl.exceptions import ConfigError
 from automl.resume import counted_trials
 
 
@@ -56,7 +53,3 @@ def test_callbacks_run_after_every_trial() -> None:
     assert seen == [0, 1, 2]
 
 
-def test_backends_by_name() -> None:
-    assert get_backend("optuna").name == "optuna"
-    with pytest.raises(ConfigError, match="unknown backend .nope."):
-        get_backend("nope")

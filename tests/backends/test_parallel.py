@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 import automl
 from automl.backends.optuna_backend import OptunaBackend
+from automl.backends.parallel import plan_resources, thread_cap
 from automl.exceptions import ConfigError
 from automl.resume import WORKER_ATTR, counted_trials
 from automl.storage import open_storage
@@ -39,6 +40,35 @@ def test_n_jobs_2_runs_trials_in_two_processes_and_ends_with_exactly_the_budget(
     assert len(trials) == 8  # nothing failed, nothing created past the budget
     pids = {t.user_attrs[WORKER_ATTR]["pid"] for t in trials}
     assert len(pids) == 2, pids  # this process and the worker it started
+    resources = [t.user_attrs["resources"] for t in trials]
+    assert {(r["worker"], r["pid"]) for r in resources} == {
+        (r["worker"], t.user_attrs[WORKER_ATTR]["pid"]) for r, t in zip(resources, trials)}
+    assert {r["worker"] for r in resources} == {0, 1}
+    assert all(r["device"] == "cpu" and r["threads"] == 1 and r["backend"] == "optuna" for r in resources)
+
+
+def test_workers_spread_over_the_gpus_and_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device accounting without a GPU: torch is told it sees two."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [r.device for r in plan_resources("auto", None, 3)] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert [r.device for r in plan_resources("cuda", None, 2)] == ["cuda:0", "cuda:1"]
+    assert [r.device for r in plan_resources("cuda:1", 4, 2)] == ["cuda:1", "cuda:1"]
+    assert [r.threads for r in plan_resources("cpu", 4, 2)] == [4, 4]
+    assert [r.details["worker"] for r in plan_resources("cpu", None, 3)] == [0, 1, 2]
+    assert thread_cap(2, None) == max(1, (os.cpu_count() or 1) // 2) and thread_cap(2, 3) is None
+
+
+def test_without_a_gpu_auto_means_the_cpu_and_cuda_is_refused() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert [r.device for r in plan_resources("auto", None, 2)] == ["cpu", "cpu"]
+    with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
+        plan_resources("cuda", None, 2)
 
 
 def test_a_single_process_run_stays_reproducible(tmp_path: Path) -> None:
@@ -59,6 +89,7 @@ def test_bad_n_jobs_is_a_config_error(storage: str) -> None:
 _WORKER = """
 import sys, time, optuna
 from automl.backends.optuna_backend import OptunaBackend
+from automl.backends.parallel import plan_resources, thread_cap
 from automl.storage import open_storage
 url, go, fail_every = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import pathlib
@@ -160,7 +191,8 @@ def test_ctrl_c_stops_every_worker_without_leaving_running_trials(tmp_path: Path
     study = optuna.load_study(study_name="c", storage=url)
     states = [t.state for t in study.trials]
     assert TrialState.RUNNING not in states
-    assert states.count(TrialState.WAITING) >= 2  # both interrupted configurations are queued again
+    # both interrupted configurations are queued again
+    assert states.count(TrialState.WAITING) >= 2, [(t.state, t.user_attrs, t.system_attrs) for t in study.trials]
 
     rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
