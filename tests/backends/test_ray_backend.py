@@ -1,0 +1,195 @@
+"""The ray backend beyond the contract: trials spread over the nodes of a real cluster, fractional GPUs shared,
+per-trial resources recorded, Ctrl-C, the README's command on a local cluster (with ``kill -9``, the dashboard
+and the process table), and its option checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import automl
+from automl.exceptions import ConfigError
+from automl.resume import counted_trials
+from automl.storage import open_storage
+
+SLOW = {"AUTOML_TEST_SLOW_SECONDS": "0.5"}
+
+
+def _ran(trial: optuna.trial.FrozenTrial) -> tuple[datetime, datetime]:
+    """When the trial actually ran on its worker (not when the driver created it)."""
+    assert trial.datetime_complete is not None
+    return datetime.fromisoformat(trial.user_attrs["resources"]["started"]), trial.datetime_complete
+
+
+def test_trials_run_on_both_nodes_of_the_cluster(ray_cluster: str, contract_plugins: Path, storage: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two one-CPU nodes, one CPU per trial: two trials at once, one per node."""
+    monkeypatch.setenv(*next(iter(SLOW.items())))
+    study = automl.search("tabular", models=["slow"], n_trials=4, folds=2, storage=storage, study="nodes",
+                          backend="ray", address=ray_cluster).study
+    assert counted_trials(study) == 4
+    resources = [t.user_attrs["resources"] for t in study.trials]
+    assert len({r["node"] for r in resources}) == 2, resources
+    assert all(r["cpus"] == 1.0 and r["gpus"] == 0.0 and r["gpu_ids"] == [] and r["device"] == "cpu"
+               for r in resources)
+
+
+def test_half_a_gpu_per_trial_packs_two_trials_on_one_gpu(ray_cluster: str, contract_plugins: Path, storage: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second node declares one GPU: with ``gpus_per_trial=0.5`` Ray runs two trials on it at once, never
+    three; each records the GPU it got. (No CUDA here, so the trials' torch device stays the CPU.)"""
+    monkeypatch.setenv(*next(iter(SLOW.items())))
+    study = automl.search("tabular", models=["slow"], n_trials=4, folds=2, storage=storage, study="gpu",
+                          backend="ray", address=ray_cluster, cpus_per_trial=0.5, gpus_per_trial=0.5).study
+    trials = study.trials
+    assert counted_trials(study) == 4
+    assert all(t.user_attrs["resources"]["gpu_ids"] == ["0"] for t in trials)
+    assert len({t.user_attrs["resources"]["node"] for t in trials}) == 1  # the node with the GPU
+    spans = [_ran(t) for t in trials]
+    most = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
+    assert most == 2, spans
+
+
+def test_the_ray_and_optuna_backends_run_the_same_study_on_the_same_seed(ray_cluster: str, tmp_path: Path) -> None:
+    """Same sampler draws, trial seeds, fold scores and pruning decisions, trial by trial (one at a time)."""
+    studies = [automl.search("tabular", models=["linear", "hist_gradient_boosting"], n_trials=10, folds=3, seed=5,
+                             n_jobs=1, storage=f"sqlite:///{tmp_path / f'{name}.db'}", study="same", backend=name,
+                             **({"address": ray_cluster} if name == "ray" else {})).study
+               for name in ("optuna", "ray")]
+    first, second = ([(t.number, t.state, t.params, t.value, t.intermediate_values, t.user_attrs["fold_scores"])
+                      for t in study.trials] for study in studies)
+    assert first == second
+    assert studies[0].best_params == studies[1].best_params
+
+
+def test_ctrl_c_fails_and_requeues_the_running_trials_then_resumes(ray_cluster: str, contract_plugins: Path,
+                                                                  tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--models", "slow", "--n-trials", "6",
+            "--folds", "3", "--study", "c", "--storage", url, "-q", "--backend", "ray", "--address", ray_cluster]
+    env = {**os.environ, **SLOW}
+    run = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                           start_new_session=True)
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and run.poll() is None:
+            try:
+                trials = optuna.load_study(study_name="c", storage=url).trials
+            except (KeyError, ValueError):
+                trials = []
+            if any(t.state == TrialState.RUNNING and t.intermediate_values for t in trials):
+                break
+            time.sleep(0.1)
+        os.killpg(run.pid, signal.SIGINT)
+        output = run.communicate(timeout=120)[0]
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, output
+    assert "Traceback" not in output and "interrupted" in output, output
+    trials = optuna.load_study(study_name="c", storage=url).trials
+    interrupted = [t for t in trials if t.user_attrs.get("fail_reason", "").startswith("interrupted by the user")]
+    assert interrupted and TrialState.RUNNING not in [t.state for t in trials]
+    queued = [t for t in trials if t.state == TrialState.WAITING]
+    assert sorted(t.system_attrs["failed_trial"] for t in queued) == sorted(t.number for t in interrupted)
+    rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    study = optuna.load_study(study_name="c", storage=url)
+    assert counted_trials(study) == 6 and TrialState.WAITING not in [t.state for t in study.trials]
+
+
+def _dashboard_studies(url: str) -> list[dict[str, Any]]:
+    """optuna-dashboard's own app, in this process, answering ``GET /api/studies`` for the storage at ``url``."""
+    from optuna_dashboard import wsgi
+
+    environ: dict[str, Any] = {"PATH_INFO": "/api/studies"}
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    body = b"".join(wsgi(open_storage(url, heartbeat=False, create=False))(
+        environ, lambda code, headers, exc_info=None: status.append(code)))
+    assert status == ["200 OK"], body
+    return json.loads(body)["study_summaries"]
+
+
+def test_the_readme_command_on_a_local_cluster_survives_kill_9_and_leaves_no_process(
+        contract_plugins: Path, tmp_path: Path, ray_leftovers: Callable[[], list[int]]) -> None:
+    """``automl search --task tabular --backend ray --n-trials 12`` (a local Ray started and stopped by the search;
+    a few fast models): killed with SIGKILL mid-run, run again, run a third time; then the study in ``automl show``
+    and in optuna-dashboard, and no Ray process left."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--backend", "ray", "--n-trials", "12",
+            "--models", "slow,linear", "--folds", "3", "--storage", url, "-q"]
+    env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "0.3"}
+    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and first.poll() is None:
+            try:
+                trials = optuna.load_study(study_name="tabular-breast_cancer", storage=url).trials
+            except (KeyError, ValueError):
+                trials = []
+            if [t for t in trials if t.state == TrialState.COMPLETE] and [
+                    t for t in trials if t.state == TrialState.RUNNING]:
+                first.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.1)
+        output = first.communicate(timeout=60)[0]
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == -signal.SIGKILL, output
+    assert not ray_leftovers(), "the killed search's local Ray cluster was not reaped"
+
+    second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Token authentication" not in second.stdout + second.stderr  # Ray's banner stays off the terminal
+    study = optuna.load_study(study_name="tabular-breast_cancer", storage=url)
+    states = [t.state for t in study.trials]
+    assert counted_trials(study) == 12 and TrialState.RUNNING not in states and TrialState.WAITING not in states
+    assert any("died while running this trial" in t.user_attrs.get("fail_reason", "") for t in study.trials)
+    third = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert third.returncode == 0 and len(optuna.load_study(study_name="tabular-breast_cancer",
+                                                          storage=url).trials) == len(states)
+
+    show = subprocess.run([sys.executable, "-m", "automl", "show", "tabular-breast_cancer", "--storage", url],
+                          capture_output=True, text=True, env={**env, "COLUMNS": "200"})
+    assert show.returncode == 0 and "tabular-breast_cancer" in show.stdout, show.stderr
+    (listed,) = _dashboard_studies(url)
+    assert listed["study_name"] == "tabular-breast_cancer"
+    assert not ray_leftovers()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"backend": "optuna", "address": "127.0.0.1:6379"}, "address applies to the ray backend"),
+    ({"backend": "optuna", "gpus_per_trial": 1}, "gpus_per_trial applies to the ray backend"),
+    ({"backend": "ray", "cpus_per_trial": -1}, "cpus_per_trial must be a non-negative number"),
+    ({"backend": "ray", "cpus_per_trial": 0, "gpus_per_trial": 0}, "must reserve some CPU or GPU"),
+    ({"backend": "ray", "gpus_per_trial": 0.5, "device": "cpu"}, "device 'cpu' says not to use them"),
+    ({"backend": "ray", "address": " "}, "address is empty"),
+    ({"backend": "ray", "registry": automl.Registry([])}, "leave registry out"),
+    ({"backend": "nope"}, "unknown backend 'nope'; choose one of optuna, ray"),
+])
+def test_backend_options_are_checked_before_anything_is_written(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        automl.search("tabular", n_trials=1, storage=f"sqlite:///{tmp_path / 'x.db'}", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_ray_installed_the_backend_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray gives at import
+    with pytest.raises(ConfigError, match=r"needs Ray Tune: pip install 'automl\[ray\]'"):
+        automl.search("tabular", n_trials=1, storage=f"sqlite:///{tmp_path / 'x.db'}", backend="ray")
