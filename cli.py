@@ -21,6 +21,7 @@ import automl
 import automl.dashboard
 from automl.exceptions import AutomlError, PluginWarning
 from automl.protocols import GROUPS, TASKS
+from automl.storage import display_url
 from automl.testing import check_record
 
 app = typer.Typer(help="Plugin-based AutoML: k-fold CV hyperparameter search on Optuna.", no_args_is_help=True,
@@ -132,7 +133,7 @@ def search(
         if quiet:
             out.print(f"{row.name}: best {row.metric} {best} ({counts})", highlight=False)
         else:
-            table = Table(title=f"study {row.name}  ({result.storage})", show_header=False)
+            table = Table(title=f"study {row.name}  ({display_url(result.storage)})", show_header=False)
             table.add_row(f"best {folds}-fold CV {row.metric}", best)
             table.add_row("trials", counts)
             if row.best_value is not None:
@@ -188,6 +189,25 @@ def show(
             for number, reason in failed:
                 table.add_row(str(number), str(reason))
             out.print(table)
+
+
+@app.command()
+def copy(
+    study: Annotated[str, typer.Argument(help="study name")],
+    source: Annotated[Optional[str], typer.Option("--from", help="storage URL holding the study [default: "
+                                                  "$AUTOML_STORAGE or sqlite:///studies/automl.db]")] = None,
+    target: Annotated[str, typer.Option("--to", help="storage URL to copy it to, e.g. postgresql+psycopg://...")] = "",
+    name: Annotated[Optional[str], typer.Option(help="name of the copy [default: the same]")] = None,
+) -> None:
+    """Copy a study with all its trials to another storage (e.g. SQLite to PostgreSQL); searches resume on it."""
+    with _errors():
+        if not target:
+            raise automl.ConfigError("--to is required: the storage URL to copy the study to")
+        copied = automl.copy_study(study, source, target, new_name=name)
+        row = automl.report.summarize(copied)
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(row.states.items()))
+        out.print(f"copied {study} to {display_url(target)} as {copied.study_name} ({counts or 'no trials'})",
+                  highlight=False)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from automl.exceptions import (  # noqa: E402
 )
 from automl.registry import Registry, discover  # noqa: E402
 from automl.search import SearchResult, load_study, search  # noqa: E402
+from automl.study import copy_study  # noqa: E402
 
 __all__ = [
     "AutomlError",
@@ -33,6 +34,7 @@ __all__ = [
     "SearchSpaceError",
     "StudyMismatchError",
     "__version__",
+    "copy_study",
     "discover",
     "load_study",
     "report",

@@ -23,7 +23,7 @@ from automl.protocols import TASKS
 from automl.registry import Registry, discover
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from automl.space import Selection, candidates, space_signature
-from automl.storage import open_storage, resolve_url
+from automl.storage import display_url, open_storage, resolve_url
 from automl.study import StudySpec, default_study_name, validate_study_name
 
 __all__ = ["DEFAULT_N_TRIALS", "SearchResult", "load_study", "search"]
@@ -196,5 +196,5 @@ def load_study(name: str, storage: str | None = None) -> optuna.Study:
         return optuna.load_study(study_name=name, storage=rdb)
     except KeyError as exc:
         known = ", ".join(optuna.get_all_study_names(rdb)) or "none"
-        raise ConfigError(f"no study {name!r} in {resolve_url(storage)} (studies: {known})") from exc
+        raise ConfigError(f"no study {name!r} in {display_url(resolve_url(storage))} (studies: {known})") from exc
 

@@ -21,7 +21,7 @@ from automl.quiet import no_experimental_warnings
 from automl.resume import requeue
 
 __all__ = ["DEFAULT_STORAGE", "ENV_VAR", "GRACE_PERIOD", "HEARTBEAT_INTERVAL", "SQLITE_TIMEOUT", "budget_lock",
-           "open_storage", "resolve_url"]
+           "display_url", "open_storage", "resolve_url"]
 
 #: Storage used when neither an explicit URL nor ``$AUTOML_STORAGE`` is given (relative to the working directory).
 DEFAULT_STORAGE = "sqlite:///studies/automl.db"
@@ -31,6 +31,14 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
 #: Seconds a SQLite connection waits for another process's write lock before "database is locked" (busy timeout).
 SQLITE_TIMEOUT = 60
+
+
+def display_url(url: str) -> str:
+    """``url`` with its password (if any) shown as ``***``: what messages print of a storage URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -88,8 +96,8 @@ def _dialect(url: str) -> str:
 
 def _check_dialect(url: str) -> None:
     if _dialect(url) not in ("sqlite", "postgresql"):
-        raise ConfigError(f"storage {url!r}: searches run on SQLite or PostgreSQL storages (their locks keep a study's "
-                          f"budget exact across processes and machines), not {_dialect(url)}")
+        raise ConfigError(f"storage {display_url(url)!r}: searches run on SQLite or PostgreSQL storages (their locks "
+                          f"keep a study's budget exact across processes and machines), not {_dialect(url)}")
 
 
 def _creation_lock(url: str, db: Path | None) -> contextlib.AbstractContextManager[None]:
@@ -161,8 +169,10 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True,
     except RuntimeError as exc:  # Optuna's schema check: the tables were set up by an older (or newer) Optuna
         if "optuna storage upgrade" not in str(exc):
             raise
-        raise ConfigError(f"storage {url!r} has a table schema optuna {optuna.__version__} cannot use; if an older "
-                          f"Optuna set it up, upgrade it (back it up first): optuna storage upgrade --storage '{url}'"
+        raise ConfigError(f"storage {display_url(url)!r} has a table schema optuna {optuna.__version__} cannot use; "
+                          "if an older Optuna set it up, upgrade it (back it up first): optuna storage upgrade "
+                          f"--storage '{display_url(url)}'"
                           ) from exc
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError, ImportError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot open storage {url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        raise ConfigError(f"cannot open storage {display_url(url)!r}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0]}") from exc

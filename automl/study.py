@@ -9,8 +9,9 @@ from typing import Any
 import optuna
 
 from automl.exceptions import ConfigError, StudyMismatchError
+from automl.storage import display_url, open_storage, resolve_url
 
-__all__ = ["ATTR", "StudySpec", "check_compatible", "default_study_name", "open_study", "spec_of",
+__all__ = ["ATTR", "StudySpec", "check_compatible", "copy_study", "default_study_name", "open_study", "spec_of",
            "validate_study_name"]
 
 #: Study user attribute holding the :class:`StudySpec`.
@@ -101,3 +102,28 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
 def spec_of(study: optuna.Study) -> dict[str, Any]:
     """What ``study`` was created for, as stored (empty for a study automl did not create)."""
     return dict(study.user_attrs.get(ATTR, {}))
+
+
+def copy_study(name: str, source: str | None, target: str, *, new_name: str | None = None) -> optuna.Study:
+    """Copy study ``name`` with every trial from the storage at ``source`` to the one at ``target`` (e.g. from
+    SQLite to PostgreSQL when a search outgrows one machine), as ``new_name`` (default: the same name); returns the
+    copy. Searches then resume on the copy as on the original (its identity and queued trials travel with it).
+
+    Refused (:class:`ConfigError`) while the study has RUNNING trials (a search is running on it: stop it first)
+    and when ``target`` already holds a study of that name. Uses :func:`optuna.copy_study`.
+    """
+    new_name = validate_study_name(new_name or name)
+    src = open_storage(source, heartbeat=False, create=False)
+    dst = open_storage(target, heartbeat=False)
+    if name not in optuna.get_all_study_names(src):
+        known = ", ".join(sorted(optuna.get_all_study_names(src))) or "none"
+        raise ConfigError(f"no study {name!r} in {display_url(resolve_url(source))} (studies: {known})")
+    if new_name in optuna.get_all_study_names(dst):
+        raise ConfigError(f"{display_url(target)} already holds a study {new_name!r}; choose another name for the copy")
+    running = [t.number for t in optuna.load_study(study_name=name, storage=src).get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    if running:
+        raise ConfigError(f"study {name!r} has running trials {running}: stop its searches (a re-run recovers the "
+                          "trials of a dead one) before copying it")
+    optuna.copy_study(from_study_name=name, from_storage=src, to_storage=dst, to_study_name=new_name)
+    return optuna.load_study(study_name=new_name, storage=dst)

@@ -1,7 +1,15 @@
-"""Shared fixtures: a throw-away storage per test and small datasets that train in a blink."""
+"""Shared fixtures: a throw-away storage per test, a real PostgreSQL server, and small datasets that train in a
+blink."""
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +17,9 @@ import pandas as pd
 import pytest
 
 from automl.datasets import Dataset, make_dataset
+
+#: Set (by .ci/run) to fail, rather than skip, the PostgreSQL tests when no server can be started.
+REQUIRE_POSTGRES = "AUTOML_REQUIRE_POSTGRES"
 
 
 @pytest.fixture
@@ -34,3 +45,61 @@ def blobs_csv(tmp_path: Path, blobs: Dataset) -> Path:
     path = tmp_path / "blobs.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server programs (the newest installed version), or one on PATH."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if versions:
+        return versions[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for the session, on 127.0.0.1 and a free port, trust authentication, fsync off;
+    yields its base URL (``postgresql+psycopg://postgres@127.0.0.1:PORT``). PostgreSQL refuses to run as root,
+    so as root the data folder (under /tmp: pytest's folders are not reachable by other users) belongs to the
+    ``postgres`` user and the server runs as it."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        message = "PostgreSQL's server programs are not installed (Debian: apt-get install postgresql)"
+        if os.environ.get(REQUIRE_POSTGRES):
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="automl-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+                   check=True, capture_output=True)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
+                    options, "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres(postgres_server: str) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    import psycopg
+
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(postgres_server.replace("postgresql+psycopg", "postgresql") + "/postgres",
+                         autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return f"{postgres_server}/{name}"

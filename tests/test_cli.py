@@ -326,6 +326,19 @@ def test_show_unknown_study_lists_the_existing_ones(searched: Searched) -> None:
     assert_one_error_line(invoke("show", "nope", "--storage", searched.url), "no study 'nope'", "studies: s")
 
 
+def test_copy_moves_a_study_to_another_storage_and_refuses_to_overwrite(copy_url: str, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    result = invoke("copy", "s", "--from", copy_url, "--to", target, "--name", "s2")
+    assert result.exit_code == 0, result.output
+    assert "copied s to" in result.stdout and "as s2 (2 complete)" in result.stdout
+    copied = optuna.load_study(study_name="s2", storage=target)
+    assert [t.params for t in copied.trials] == [t.params for t in optuna.load_study(study_name="s",
+                                                                                       storage=copy_url).trials]
+    assert_one_error_line(invoke("copy", "s", "--from", copy_url, "--to", target, "--name", "s2"),
+                          "already holds a study 's2'")
+    assert_one_error_line(invoke("copy", "s", "--from", copy_url), "--to is required")
+
+
 # -- plugins check / --kind ---------------------------------------------------------------------------------------
 
 

@@ -105,3 +105,44 @@ def test_a_database_with_an_older_optuna_schema_says_what_to_run(tmp_path: Path)
                              capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stderr
     assert open_storage(url).get_current_version() == storage.get_head_version()  # the advice works
+
+
+def test_searches_need_sqlite_or_postgresql(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="searches run on SQLite or PostgreSQL storages .* not mysql"):
+        open_storage("mysql+pymysql://user@127.0.0.1/db")
+
+
+def test_a_study_copied_from_sqlite_to_postgresql_keeps_its_trials_and_resumes(
+        blobs_csv: Path, storage: str, postgres: str) -> None:
+    import automl
+
+    kwargs = {"models": ["hist_gradient_boosting"], "folds": 3, "study": "moving"}
+    original = automl.search("tabular", blobs_csv, n_trials=4, storage=storage, **kwargs).study
+    copied = automl.copy_study("moving", storage, postgres)
+    assert copied.user_attrs == original.user_attrs  # the study's identity travels with it
+    fields = ("number", "state", "params", "values", "intermediate_values", "user_attrs", "system_attrs")
+    assert [[getattr(t, f) for f in fields] for t in copied.trials] == [
+        [getattr(t, f) for f in fields] for t in original.trials]
+    resumed = automl.search("tabular", blobs_csv, n_trials=6, storage=postgres, **kwargs).study
+    assert len(resumed.trials) == 6 and [t.params for t in resumed.trials[:4]] == [t.params for t in original.trials]
+    with pytest.raises(ConfigError, match="already holds a study 'moving'"):
+        automl.copy_study("moving", storage, postgres)
+
+
+def test_a_study_with_running_trials_is_not_copied(storage: str, tmp_path: Path) -> None:
+    import automl
+
+    study = optuna.create_study(storage=open_storage(storage), study_name="busy")
+    study.ask()
+    with pytest.raises(ConfigError, match=r"has running trials \[0\]: stop its searches"):
+        automl.copy_study("busy", storage, f"sqlite:///{tmp_path / 'other.db'}")
+
+
+def test_messages_never_show_a_storage_password() -> None:
+    from automl.storage import display_url
+
+    assert display_url("postgresql+psycopg://ann:s3cret@db.example/studies") == (
+        "postgresql+psycopg://ann:***@db.example/studies")
+    with pytest.raises(ConfigError) as refused:
+        open_storage("mysql://ann:s3cret@db.example/studies")
+    assert "s3cret" not in str(refused.value) and "ann:***@" in str(refused.value)
