@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,8 +87,8 @@ def _deadline(seconds: float | None) -> Iterator[None]:
     batch or a fold of torch training, but a long native call (one big scikit-learn fit) finishes first. Writes to
     the study hold the signal back (:func:`automl.cv.storage_write`), so a timeout never cuts one in half.
     """
-    if seconds is None:
-        yield
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield  # (signals are the main thread's: a backend running trials elsewhere enforces the limit itself)
         return
 
     def expire(signum: int, frame: object) -> None:

@@ -26,6 +26,7 @@ from dataclasses import asdict
 
 from automl import interrupt
 from automl.devices import resolve_device
+from automl.envvars import environ
 from automl.exceptions import AutomlError, PluginWarning
 from automl.job import SearchJob
 from automl.runner import Resources
@@ -76,22 +77,15 @@ def capped_threads(cap: int | None) -> Iterator[None]:
         return
     from threadpoolctl import threadpool_limits
 
-    saved = {name: os.environ.get(name) for name in _THREAD_VARS}
-    for name in _THREAD_VARS:  # read by torch (and BLAS) when they are imported later in this process
-        os.environ[name] = str(cap)
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else None
     if torch is not None:
         torch.set_num_threads(cap)
     try:
-        with threadpool_limits(limits=cap):
+        # the variables are read by torch (and BLAS) when they are imported later in this process
+        with environ({name: str(cap) for name in _THREAD_VARS}), threadpool_limits(limits=cap):
             yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         if torch is not None and before is not None:
             torch.set_num_threads(before)
 

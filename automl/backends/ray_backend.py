@@ -36,7 +36,7 @@ from automl.job import SearchJob, Workload
 from automl.progress import SearchProgress
 from automl.quiet import quiet_optuna_logs
 from automl.registry import Registry
-from automl.resume import requeue_interrupted
+from automl.resume import counted_trials, requeue_interrupted
 
 __all__ = ["RayBackend"]
 
@@ -82,9 +82,12 @@ class RayBackend:
         from automl.backends import ray_tune  # Ray itself is imported only when a search runs on it
 
         workload = workload or Workload.from_job(job)
-        with quiet_optuna_logs(progress), connect(job.options["address"]):
+        with quiet_optuna_logs(progress):
             study, recovered = open_search_study(job)
-            with SearchProgress(study, job.n_trials) if progress else contextlib.nullcontext() as bar:
+            if counted_trials(study) >= job.n_trials:  # nothing to run: no cluster to start
+                return SearchOutcome(study, recovered)
+            with connect(job.options["address"]), \
+                    SearchProgress(study, job.n_trials) if progress else contextlib.nullcontext() as bar:
                 searcher = ray_tune.StudySearcher(study, workload.candidates, job, callbacks=[bar] if bar else [])
                 with interrupt.interruptible():  # a stop request ends the Tune run (see ray_tune.fit)
                     ray_tune.fit(searcher, job, workload.dataset)

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from automl.envvars import environ
 from automl.exceptions import ConfigError
 
 __all__ = ["MARKER_VAR", "QUIET_ENV", "connect", "import_ray"]
@@ -49,28 +50,18 @@ def import_ray() -> None:
 
 
 @contextlib.contextmanager
-def _environ(values: dict[str, str], restore: tuple[str, ...] = ()) -> Iterator[None]:
-    """Set environment variables for the block, then restore them (and those named in ``restore``)."""
-    saved = {name: os.environ.get(name) for name in (*values, *restore)}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _auth() -> Iterator[None]:
+    """Around a ``ray.init``: make Ray read the auth token from the environment afresh (its driver side caches the
+    first one it saw, which would not match a later cluster's); keep its token-authentication banner ("Token
+    authentication is enabled/disabled for this Ray cluster", at every ``ray.init``) off the user's terminal; put
+    back the auth mode variable Ray sets for itself."""
+    from ray._raylet import AuthenticationTokenLoader
 
-
-@contextlib.contextmanager
-def _quiet_auth() -> Iterator[None]:
-    """Keep Ray's token-authentication banner ("Token authentication is enabled/disabled for this Ray cluster",
-    printed at every ``ray.init``) off the user's terminal; restore the auth variables Ray sets for itself."""
+    AuthenticationTokenLoader.instance().reset_cache()
     logger = logging.getLogger(_AUTH_LOGGER)
     level = logger.level
     logger.setLevel(logging.ERROR)
-    with _environ({}, restore=("RAY_AUTH_MODE",)):
+    with environ({}, restore=("RAY_AUTH_MODE",)):
         try:
             yield
         finally:
@@ -91,8 +82,8 @@ def _local_cluster() -> Iterator[None]:
     token = {} if os.environ.get("RAY_AUTH_MODE") or os.environ.get("RAY_AUTH_TOKEN") else {
         "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     try:
-        with _environ(token), _quiet_auth():
-            with _environ({MARKER_VAR: marker}):  # only the processes ray.init starts inherit the marker
+        with environ(token), _auth():
+            with environ({MARKER_VAR: marker}):  # only the processes ray.init starts inherit the marker
                 ray.init(_temp_dir=folder, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
             try:
@@ -111,7 +102,7 @@ def connect(address: str | None) -> Iterator[None]:
     is already connected to (a notebook's ``ray.init()``), or on a local cluster started for the block."""
     import ray
 
-    with _environ(QUIET_ENV):
+    with environ(QUIET_ENV):
         if address is None and ray.is_initialized():
             yield
             return
@@ -120,7 +111,7 @@ def connect(address: str | None) -> Iterator[None]:
                 yield
             return
         try:
-            with _quiet_auth():
+            with _auth():
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}") from exc

@@ -32,7 +32,7 @@ from automl import interrupt, optuna_compat
 from automl.budget import POLL_INTERVAL, Budget, Verdict
 from automl.cv import fold_scores_of
 from automl.datasets import Dataset
-from automl.exceptions import TrialStopped
+from automl.exceptions import TrialStopped, TrialTimeoutError
 from automl.job import SearchJob, Workload
 from automl.reporter import FAIL_REASON, INTERRUPTED, fail_reason
 from automl.resume import record_worker, recover_dead_workers
@@ -43,7 +43,7 @@ from automl.storage import HEARTBEAT_INTERVAL
 __all__ = ["PrunerScheduler", "StudySearcher", "TuneReporter", "fit", "trainable"]
 
 #: Keys of the results a trainable reports (flat: Tune flattens nested dicts).
-VALUE, STEP, STATE, ATTRS = "automl_value", "automl_step", "automl_state", "automl_attrs"
+VALUE, STEP, STATE, ATTRS, ELAPSED = "automl_value", "automl_step", "automl_state", "automl_attrs", "automl_elapsed"
 #: Config key carrying the Optuna trial number (the trial's seed derives from it, as with the optuna backend).
 NUMBER = "automl.trial_number"
 #: Why a Ray trial failed when it ended without telling (its worker process died, or Ray stopped it).
@@ -64,6 +64,7 @@ class StudySearcher(OptunaSearch):
         self.failures = 0
         self.live: set[str] = set()
         self.pruned: set[str] = set()
+        self.timed_out: set[str] = set()
         self.reseeded = False
         self._next_look = 0.0
         mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
@@ -142,6 +143,11 @@ class StudySearcher(OptunaSearch):
             self._tell(trial_id, float(result[VALUE]), TrialState.COMPLETE)  # type: ignore[index]
         elif state == "failed":
             self._tell(trial_id, None, TrialState.FAIL)
+        elif trial_id in self.timed_out:
+            trial.set_user_attr("fold_scores", fold_scores_of(self.study.trials[trial.number].intermediate_values))
+            trial.set_user_attr(FAIL_REASON, fail_reason(TrialTimeoutError(
+                f"the trial ran past its {self.job.trial_timeout:g} s limit (trial_timeout)")))
+            self._tell(trial_id, None, TrialState.FAIL)
         else:
             trial.set_user_attr(FAIL_REASON, INTERRUPTED if interrupt.requested() else NO_RESULT)
             self._tell(trial_id, None, TrialState.FAIL)
@@ -207,10 +213,18 @@ class PrunerScheduler(FIFOScheduler):
         return TrialScheduler.STOP if self.searcher.report(trial.trial_id, result) else TrialScheduler.CONTINUE
 
 
-class _StopOnRequest(tune.Stopper):
-    """Ends the run when a stop was requested (:mod:`automl.interrupt`)."""
+class _Stopper(tune.Stopper):
+    """Stops a trial past the job's ``trial_timeout`` (the runner's alarm needs a main thread, which Ray trials
+    do not run in), and the whole run when a stop was requested (:mod:`automl.interrupt`)."""
+
+    def __init__(self, searcher: StudySearcher) -> None:
+        self.searcher = searcher
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        limit = self.searcher.job.trial_timeout
+        if limit is not None and result.get(STATE) == "running" and result.get(ELAPSED, 0.0) > limit:
+            self.searcher.timed_out.add(trial_id)
+            return True
         return False
 
     def stop_all(self) -> bool:
@@ -240,7 +254,7 @@ def fit(searcher: StudySearcher, job: SearchJob, dataset: Dataset) -> None:
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=PrunerScheduler(searcher), num_samples=-1,
                                     max_concurrent_trials=concurrency(job), reuse_actors=True, metric=VALUE,
                                     mode=searcher.mode),
-        run_config=tune.RunConfig(name="automl", verbose=0, stop=_StopOnRequest(), storage_path=results),
+        run_config=tune.RunConfig(name="automl", verbose=0, stop=_Stopper(searcher), storage_path=results),
     )
     tune_logger = logging.getLogger("ray.tune")
     level = tune_logger.level
@@ -263,6 +277,7 @@ class TuneReporter:
 
     def __init__(self) -> None:
         self.pending: dict[str, Any] = {}
+        self.started = time.monotonic()
 
     def report(self, value: float, step: int) -> None:
         """Send the running estimate to the driver."""
@@ -276,10 +291,15 @@ class TuneReporter:
         """Keep the attribute for the next result."""
         self.pending[key] = value
 
+    def fail(self, reason: str) -> None:
+        """Report the trial failed, with the runner's recorded reason or else ``reason``."""
+        self.pending.setdefault(FAIL_REASON, reason)
+        self.send("failed", float("nan"))
+
     def send(self, state: str, value: float, step: int = -1) -> None:
         """Report ``state`` (``running``, ``complete``, ``failed``) with ``value`` and the pending attributes."""
         attrs, self.pending = json.dumps(self.pending), {}
-        tune.report({STATE: state, VALUE: value, STEP: step, ATTRS: attrs})
+        tune.report({STATE: state, VALUE: value, STEP: step, ATTRS: attrs, ELAPSED: time.monotonic() - self.started})
 
 
 _workloads: dict[str, Workload] = {}
@@ -306,15 +326,14 @@ def trainable(config: dict[str, Any], job_json: str, dataset: Dataset) -> None:
     reporter = TuneReporter()
     try:
         job = SearchJob.from_json(job_json)
-        if job_json not in _workloads:
+        if job_json not in _workloads:  # other plugin versions on this worker fail the trial with the reason
             _workloads[job_json] = Workload.from_job(job, dataset=dataset)
+        reporter.started = time.monotonic()  # the trial's clock (trial_timeout) starts with its folds
         params = {key: value for key, value in config.items() if key != NUMBER}
         result = _workloads[job_json].runner(job).run(params, reporter, _resources(job), int(config[NUMBER]))
-    except TrialStopped:  # this reporter never says stop: a plugin raised it, which fails its trial
-        reporter.set_attr(FAIL_REASON, "a plugin raised TrialStopped")
-        reporter.send("failed", float("nan"))
-    except Exception as exc:  # the runner recorded the reason of its own failures; the study fails this trial only
-        reporter.pending.setdefault(FAIL_REASON, fail_reason(exc))
-        reporter.send("failed", float("nan"))
+    except TrialStopped:  # this reporter never says stop: a plugin raised it
+        reporter.fail("a plugin raised TrialStopped")
+    except Exception as exc:  # the study fails this trial only
+        reporter.fail(fail_reason(exc))
     else:
         reporter.send("complete", result.mean)

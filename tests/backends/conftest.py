@@ -7,15 +7,18 @@ import importlib
 import os
 import secrets
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import optuna
 import pytest
 
 from automl.backends import _ray_reaper
 from automl.backends.ray_cluster import MARKER_VAR
+from automl.envvars import environ
 
 #: Model plugins of the contract tests: one that always fails, one that takes a known time per fold.
 PLUGINS = '''"""Model plugins for automl's backend tests (distribution automl-contract-plugins)."""
@@ -139,6 +142,43 @@ def ray_leftovers() -> Callable[[], list[int]]:
     return check
 
 
+Trials = list[optuna.trial.FrozenTrial]
+
+
+@pytest.fixture
+def signal_when() -> Callable[..., tuple[str, int, Trials]]:
+    """A runner of commands that are interrupted at a chosen moment: ``signal_when(args, url, study, ready, sig,
+    cwd=..., env=None, group=False)`` starts ``args``, polls the study every 0.1 s until ``ready(trials)`` holds,
+    then sends ``sig`` to the command (``group``: to its whole process group, its workers too), and returns its
+    output, exit status and the trials at that moment. The test fails when the command ends first or after 240 s."""
+
+    def run(args: list[str], url: str, study: str, ready: Callable[[Trials], bool], sig: signal.Signals, *,
+            cwd: Path, env: dict[str, str] | None = None, group: bool = False) -> tuple[str, int, Trials]:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        caught: Trials | None = None
+        deadline = time.monotonic() + 240
+        try:
+            while caught is None and time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    trials = optuna.load_study(study_name=study, storage=url).trials
+                except (KeyError, ValueError):  # not created yet
+                    trials = []
+                if ready(trials):
+                    caught = trials
+                    (os.killpg if group else os.kill)(proc.pid, sig)
+                time.sleep(0.1)
+            output = proc.communicate(timeout=120)[0]
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert caught is not None, f"the moment to signal never came: {output}"
+        return output, proc.returncode, caught
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(plugin_site: Path) -> Iterator[str]:
     """A real two-node Ray cluster on this machine (Ray's ``cluster_utils.Cluster``): the head with one CPU, a
@@ -148,18 +188,10 @@ def ray_cluster(plugin_site: Path) -> Iterator[str]:
     from ray.cluster_utils import Cluster
 
     marker = uuid.uuid4().hex
-    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", MARKER_VAR)}
-    os.environ.update({MARKER_VAR: marker,
-                       "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_site), saved["PYTHONPATH"]]))})
-    try:
+    path = os.pathsep.join(filter(None, [str(plugin_site), os.environ.get("PYTHONPATH")]))
+    with environ({MARKER_VAR: marker, "PYTHONPATH": path}):  # the drivers of the tests keep neither
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
         cluster.add_node(num_cpus=1, num_gpus=1)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     _cluster_marker.append(marker)
     try:
         yield cluster.address

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,33 +90,21 @@ def test_the_same_seed_gives_the_same_trials_pruning_and_best(backend: dict[str,
 
 
 def test_a_killed_search_resumes_to_exactly_its_budget(backend: dict[str, Any], tmp_path: Path,
-                                                       contract_plugins: Path) -> None:
+                                                       contract_plugins: Path, signal_when: Callable) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--models", "slow", "--n-trials", "5",
             "--folds", str(FOLDS), "--study", "k", "--storage", url, "-q", "--backend", backend["backend"]]
     if "address" in backend:
         args += ["--address", backend["address"]]
     env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "0.4"}
-    run = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    deadline = time.monotonic() + 180
-    killed: list[int] = []
-    try:
-        while time.monotonic() < deadline and run.poll() is None and not killed:
-            try:
-                trials = optuna.load_study(study_name="k", storage=url).trials
-            except (KeyError, ValueError):  # not created yet
-                trials = []
-            done = [t for t in trials if t.state == TrialState.COMPLETE]
-            mid = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-            if done and mid:
-                run.send_signal(signal.SIGKILL)
-                killed = [t.number for t in mid]
-            time.sleep(0.1)
-        output = run.communicate(timeout=60)[0]
-    finally:
-        if run.poll() is None:
-            run.kill()
-    assert killed, f"no trial was caught mid-run: {output}"
+
+    def mid_run(trials: list[optuna.trial.FrozenTrial]) -> bool:
+        return any(t.state == TrialState.COMPLETE for t in trials) and any(
+            t.state == TrialState.RUNNING and t.intermediate_values for t in trials)
+
+    _, status, caught = signal_when(args, url, "k", mid_run, signal.SIGKILL, cwd=tmp_path, env=env)
+    assert status == -signal.SIGKILL
+    killed = [t.number for t in caught if t.state == TrialState.RUNNING and t.intermediate_values]
     rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     trials = _exactly(optuna.load_study(study_name="k", storage=url), 5)

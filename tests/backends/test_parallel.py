@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -162,31 +163,18 @@ def test_three_cli_processes_on_a_brand_new_database(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_every_worker_without_leaving_running_trials(tmp_path: Path) -> None:
+def test_ctrl_c_stops_every_worker_without_leaving_running_trials(tmp_path: Path, signal_when: Callable) -> None:
     """Ctrl-C (SIGINT to the terminal's process group) while two workers run trials, then resume."""
     url = f"sqlite:///{tmp_path / 'c.db'}"
     args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--models", "mlp", "--n-trials", "6",
             "--folds", "3", "--study", "c", "--storage", url, "--n-jobs", "2", "-q"]
-    run = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and run.poll() is None:
-            try:
-                trials = optuna.load_study(study_name="c", storage=url).trials
-            except (KeyError, ValueError):
-                trials = []
-            running = {t.user_attrs.get(WORKER_ATTR, {}).get("pid") for t in trials if t.state == TrialState.RUNNING}
-            if len(running - {None}) == 2:
-                break
-            time.sleep(0.2)
-        assert run.poll() is None, run.communicate()[0]
-        os.killpg(run.pid, signal.SIGINT)
-        output, _ = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130, output
+
+    def two_running(trials: list[optuna.trial.FrozenTrial]) -> bool:
+        pids = {t.user_attrs.get(WORKER_ATTR, {}).get("pid") for t in trials if t.state == TrialState.RUNNING}
+        return len(pids - {None}) == 2
+
+    output, status, _ = signal_when(args, url, "c", two_running, signal.SIGINT, cwd=tmp_path, group=True)
+    assert status == 130, output
     assert "Traceback" not in output, output
     study = optuna.load_study(study_name="c", storage=url)
     states = [t.state for t in study.trials]

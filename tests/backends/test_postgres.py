@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -76,30 +77,18 @@ def test_four_processes_and_a_ray_search_share_one_study(postgres: str, tmp_path
     assert backends == {"optuna", "ray"}, backends  # both kinds of worker ran trials of the study
 
 
-def test_kill_9_then_resume_on_postgres(postgres: str, tmp_path: Path, contract_plugins: Path) -> None:
+def test_kill_9_then_resume_on_postgres(postgres: str, tmp_path: Path, contract_plugins: Path,
+                                       signal_when: Callable) -> None:
     args = _cli("--models", "slow", "--folds", "3", "--n-trials", "5", "--study", "k", "--storage", postgres,
                 "--n-jobs", "2")
     env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "0.4"}
-    run = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
-    deadline = time.monotonic() + 180
-    killed: list[int] = []
-    try:
-        while time.monotonic() < deadline and run.poll() is None and not killed:
-            try:
-                trials = optuna.load_study(study_name="k", storage=postgres).trials
-            except KeyError:
-                trials = []
-            mid = [t.number for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-            if len(mid) == 2:
-                os.killpg(run.pid, signal.SIGKILL)  # the command and its worker process
-                killed = mid
-            time.sleep(0.1)
-        run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-    assert killed, "no pair of trials was caught mid-run"
+
+    def two_mid_trial(trials: list[optuna.trial.FrozenTrial]) -> bool:
+        return sum(t.state == TrialState.RUNNING and bool(t.intermediate_values) for t in trials) == 2
+
+    # the command and its worker process
+    _, _, caught = signal_when(args, postgres, "k", two_mid_trial, signal.SIGKILL, cwd=tmp_path, env=env, group=True)
+    killed = [t.number for t in caught if t.state == TrialState.RUNNING and t.intermediate_values]
     rerun = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     trials = _finished_exactly(postgres, "k", 5)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -75,30 +74,31 @@ def test_the_ray_and_optuna_backends_run_the_same_study_on_the_same_seed(ray_clu
     assert studies[0].best_params == studies[1].best_params
 
 
+def test_a_trial_past_its_time_limit_fails_with_the_reason(ray_cluster: str, contract_plugins: Path, storage: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray trials run outside a main thread (no alarm): the driver stops one whose report comes past the limit."""
+    monkeypatch.setenv("AUTOML_TEST_SLOW_SECONDS", "0.4")
+    study = automl.search("tabular", models=["slow"], n_trials=2, folds=3, storage=storage, study="late",
+                          backend="ray", address=ray_cluster, trial_timeout=0.6).study
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
+    for trial in study.trials:
+        assert trial.user_attrs["fail_reason"] == (
+            "TrialTimeoutError: the trial ran past its 0.6 s limit (trial_timeout)")
+        assert 1 <= len(trial.user_attrs["fold_scores"]) < 3  # stopped at its first report past the limit
+
+
 def test_ctrl_c_fails_and_requeues_the_running_trials_then_resumes(ray_cluster: str, contract_plugins: Path,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, signal_when: Callable) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--models", "slow", "--n-trials", "6",
-            "--folds", "3", "--study", "c", "--storage", url, "-q", "--backend", "ray", "--address", ray_cluster]
+    args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--models", "slow", "--n-trials", "4",
+            "--folds", "2", "--study", "c", "--storage", url, "-q", "--backend", "ray", "--address", ray_cluster]
     env = {**os.environ, **SLOW}
-    run = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                           start_new_session=True)
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline and run.poll() is None:
-            try:
-                trials = optuna.load_study(study_name="c", storage=url).trials
-            except (KeyError, ValueError):
-                trials = []
-            if any(t.state == TrialState.RUNNING and t.intermediate_values for t in trials):
-                break
-            time.sleep(0.1)
-        os.killpg(run.pid, signal.SIGINT)
-        output = run.communicate(timeout=120)[0]
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130, output
+
+    def mid_trial(trials: list[optuna.trial.FrozenTrial]) -> bool:
+        return any(t.state == TrialState.RUNNING and t.intermediate_values for t in trials)
+
+    output, status, _ = signal_when(args, url, "c", mid_trial, signal.SIGINT, cwd=tmp_path, env=env, group=True)
+    assert status == 130, output
     assert "Traceback" not in output and "interrupted" in output, output
     trials = optuna.load_study(study_name="c", storage=url).trials
     interrupted = [t for t in trials if t.user_attrs.get("fail_reason", "").startswith("interrupted by the user")]
@@ -108,7 +108,7 @@ def test_ctrl_c_fails_and_requeues_the_running_trials_then_resumes(ray_cluster: 
     rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     study = optuna.load_study(study_name="c", storage=url)
-    assert counted_trials(study) == 6 and TrialState.WAITING not in [t.state for t in study.trials]
+    assert counted_trials(study) == 4 and TrialState.WAITING not in [t.state for t in study.trials]
 
 
 def _dashboard_studies(url: str) -> list[dict[str, Any]]:
@@ -125,7 +125,7 @@ def _dashboard_studies(url: str) -> list[dict[str, Any]]:
 
 
 def test_the_readme_command_on_a_local_cluster_survives_kill_9_and_leaves_no_process(
-        contract_plugins: Path, tmp_path: Path, ray_leftovers: Callable[[], list[int]]) -> None:
+        contract_plugins: Path, tmp_path: Path, ray_leftovers: Callable[[], list[int]], signal_when: Callable) -> None:
     """``automl search --task tabular --backend ray --n-trials 12`` (a local Ray started and stopped by the search;
     a few fast models): killed with SIGKILL mid-run, run again, run a third time; then the study in ``automl show``
     and in optuna-dashboard, and no Ray process left."""
@@ -133,25 +133,13 @@ def test_the_readme_command_on_a_local_cluster_survives_kill_9_and_leaves_no_pro
     args = [sys.executable, "-m", "automl", "search", "--task", "tabular", "--backend", "ray", "--n-trials", "12",
             "--models", "slow,linear", "--folds", "3", "--storage", url, "-q"]
     env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "0.3"}
-    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and first.poll() is None:
-            try:
-                trials = optuna.load_study(study_name="tabular-breast_cancer", storage=url).trials
-            except (KeyError, ValueError):
-                trials = []
-            if [t for t in trials if t.state == TrialState.COMPLETE] and [
-                    t for t in trials if t.state == TrialState.RUNNING]:
-                first.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.1)
-        output = first.communicate(timeout=60)[0]
-    finally:
-        if first.poll() is None:
-            first.kill()
-    assert first.returncode == -signal.SIGKILL, output
+
+    def mid_run(trials: list[optuna.trial.FrozenTrial]) -> bool:
+        return any(t.state == TrialState.COMPLETE for t in trials) and any(
+            t.state == TrialState.RUNNING for t in trials)
+
+    _, status, _ = signal_when(args, url, "tabular-breast_cancer", mid_run, signal.SIGKILL, cwd=tmp_path, env=env)
+    assert status == -signal.SIGKILL  # the driver alone: its cluster's processes are left to the reaper
     assert not ray_leftovers(), "the killed search's local Ray cluster was not reaped"
 
     second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
@@ -193,3 +181,15 @@ def test_without_ray_installed_the_backend_says_how_to_get_it(tmp_path: Path, mo
     monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray gives at import
     with pytest.raises(ConfigError, match=r"needs Ray Tune: pip install 'automl\[ray\]'"):
         automl.search("tabular", n_trials=1, storage=f"sqlite:///{tmp_path / 'x.db'}", backend="ray")
+
+
+def test_two_local_clusters_one_after_the_other_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              ray_leftovers: Callable[[], list[int]]) -> None:
+    """A notebook running two Ray searches: each starts (and reaps) its own local cluster with token auth."""
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):  # as in a user's process, not as in this test session
+        monkeypatch.delenv(name, raising=False)
+    for study in ("one", "two"):
+        result = automl.search("tabular", models=["linear"], n_trials=2, folds=2, study=study, backend="ray",
+                               storage=f"sqlite:///{tmp_path / 'n.db'}")
+        assert counted_trials(result.study) == 2
+        assert not ray_leftovers()
