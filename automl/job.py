@@ -75,7 +75,6 @@ class SearchJob:
     threads: int | None = None
     trial_timeout: float | None = None
     n_jobs: int | None = None
-    backend: str = "optuna"
     options: dict[str, Any] = field(default_factory=dict)
 
     @property

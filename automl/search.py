@@ -40,7 +40,6 @@ class SearchResult:
     spec: StudySpec
     storage: str
     recovered: list[int]
-    backend: str = "optuna"
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial:
@@ -165,7 +164,8 @@ def search(
                    trial_timeout)
     if study is not None:
         validate_study_name(study)
-    make_sampler(sampler, seed), make_pruner(pruner)  # refused (e.g. cmaes without its package) before any file
+    make_sampler(sampler, seed)  # refused (e.g. cmaes without its package) before any file is written
+    make_pruner(pruner)
     runner = get_backend(backend)
     options = runner.options(address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                              n_jobs=n_jobs, device=device, registry=registry)
@@ -184,9 +184,9 @@ def search(
                     optimizers=tuple(r.name for r in cands.optimizers),
                     regularizers=tuple(r.name for r in cands.regularizers), n_trials=n_trials, timeout=timeout,
                     folds=folds, seed=seed, sampler=sampler, pruner=pruner, device=device, threads=threads,
-                    trial_timeout=trial_timeout, n_jobs=n_jobs, backend=backend, options=options)
+                    trial_timeout=trial_timeout, n_jobs=n_jobs, options=options)
     outcome = runner.run(job, Workload(dataset, splits, score, cands), progress=progress)
-    return SearchResult(outcome.study, identity, job.storage, outcome.recovered, backend)
+    return SearchResult(outcome.study, identity, job.storage, outcome.recovered)
 
 
 def load_study(name: str, storage: str | None = None) -> optuna.Study:
