@@ -11,11 +11,10 @@ study. Intermediate values reported to the trial are the running estimate of the
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,9 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from automl import interrupt
 from automl.datasets import Dataset
 from automl.exceptions import DataError, PluginError, TrialStopped
-from automl.features import featurize, take
+from automl.features import take
 from automl.metrics import Metric
-from automl.protocols import Problem
+from automl.model import fit
 from automl.reporter import Reporter
 
 if TYPE_CHECKING:
@@ -152,33 +151,13 @@ def _prediction(outputs: np.ndarray, metric: Metric, kind: str) -> np.ndarray:
     return outputs
 
 
-def _sklearn_outputs(estimator: Any, X_valid: Any, problem: Problem, metric: Metric, name: str) -> np.ndarray:
-    if problem.kind == "regression":
-        return np.asarray(estimator.predict(X_valid), dtype=np.float64)
-    classes = np.asarray(estimator.classes_)
-    if hasattr(estimator, "predict_proba"):
-        proba = estimator.predict_proba(X_valid)
-    elif metric.needs_proba:
-        raise PluginError(f"model plugin {name!r} predicts no class probabilities, which metric {metric.name!r} "
-                          "needs; the plugin should declare probabilities = False (then such searches leave it "
-                          "out), or choose a label metric such as accuracy")
-    else:  # label metrics only look at the arg-max: one-hot rows of the predicted class
-        proba = (np.asarray(estimator.predict(X_valid))[:, None] == classes[None, :]).astype(np.float64)
-    full = np.zeros((proba.shape[0], problem.n_outputs))
-    full[:, classes] = proba
-    return full
-
-
 def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: int, metric: Metric,
               reporter: FoldReporter, device: torch.device | None) -> float:
     train, valid = split
     plugin = config.model.plugin
     y_train, y_valid = dataset.y[train], dataset.y[valid]
-    fitted, F_train, F_valid = featurize(plugin.featurizer(config.model_params), take(dataset.X, train), y_train,
-                                         take(dataset.X, valid))
-    problem = Problem(dataset.task, dataset.kind, dataset.n_outputs, tuple(F_train.shape[1:]), fitted, seed)
+    on_epoch = None
     if plugin.family == "torch":
-
         assert device is not None, "torch models need a device"
         epochs = plugin.training(config.model_params).epochs
         if not 1 <= epochs < STEP_STRIDE:
@@ -187,51 +166,21 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
         def on_epoch(epoch: int, outputs: np.ndarray) -> None:
             reporter.epoch(fold, epoch, metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
 
-        outputs = _fit_torch_fold(config, problem, F_train, y_train, F_valid, device, on_epoch,
-                                  lambda batch_size: reporter.out_of_memory(fold, batch_size))
-    else:
-        estimator = plugin.build(config.model_params, problem)
-        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
-            raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(estimator).__name__}, "
-                              "which has no fit()/predict()")
-        estimator.fit(F_train, y_train)
-        outputs = _sklearn_outputs(estimator, F_valid, problem, metric, config.model.name)
-    outputs = np.asarray(outputs)
+    model, F_valid = fit(config, take(dataset.X, train), y_train, task=dataset.task, kind=dataset.kind,
+                         n_outputs=dataset.n_outputs, seed=seed, device=device, X_valid=take(dataset.X, valid),
+                         on_epoch=on_epoch, on_oom=lambda batch_size: reporter.out_of_memory(fold, batch_size))
+    if (model.estimator is not None and metric.needs_proba and dataset.kind == "classification"
+            and not hasattr(model.estimator, "predict_proba")):
+        raise PluginError(f"model plugin {config.model.name!r} predicts no class probabilities, which metric "
+                          f"{metric.name!r} needs; the plugin should declare probabilities = False (then such "
+                          "searches leave it out), or choose a label metric such as accuracy")
+    outputs = np.asarray(model.featurized_outputs(F_valid))
     if outputs.dtype.kind in "fc" and not np.isfinite(outputs).all():
         raise FloatingPointError(f"model plugin {config.model.name!r} predicted NaN or infinite values on fold {fold}")
     score = float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
     if not np.isfinite(score):
         raise FloatingPointError(f"fold {fold} {metric.name} is {score}")
     return score
-
-
-def _fit_torch_fold(config: Config, problem: Problem, X_train: Any, y_train: np.ndarray, X_valid: Any,
-                    device: torch.device, on_epoch: Callable[[int, np.ndarray], None],
-                    on_oom: Callable[[int], None]) -> np.ndarray:
-    """Train one fold; out of memory, free what the attempt held and retry once with half the batch size."""
-    import torch
-
-    from automl.training import fit_predict
-
-    batch_size = config.model.plugin.training(config.model_params).batch_size
-    try:
-        return fit_predict(config, problem, X_train, y_train, X_valid, device=device, on_epoch=on_epoch)
-    except torch.OutOfMemoryError:
-        pass  # leave the except block first: its traceback holds the failed attempt's tensors
-    on_oom(batch_size)
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    smaller = max(1, batch_size // 2)
-    try:
-        return fit_predict(config, problem, X_train, y_train, X_valid, device=device, on_epoch=on_epoch,
-                           batch_size=smaller)
-    except torch.OutOfMemoryError as exc:
-        message = f"out of memory at batch size {batch_size} and again at {smaller}: {str(exc).splitlines()[0]}"
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    raise MemoryError(message)
 
 
 def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric: Metric, reporter: FoldReporter,

@@ -1,9 +1,10 @@
-"""Featurizing one CV fold.
+"""Featurizing: fitting a model's featurizer on training rows.
 
-:func:`featurize` is a pure function of (the fold's rows, the featurizer's ``get_params()``): it clones the
-unfitted featurizer, fits it on the training rows only, and transforms both sides. Nothing learnt from data
-(vocabulary, TF-IDF weights, scaler statistics) ever sees the validation rows, and equal inputs give equal
-outputs (a cache of featurized folds across trials could rely on this; none exists yet).
+:func:`fit_featurizer` is a pure function of (the rows, the featurizer's ``get_params()``): it clones the
+unfitted featurizer and fits it on the training rows only; :func:`automl.model.fit` then transforms the validation
+rows with it. Nothing learnt from data (vocabulary, TF-IDF weights, scaler statistics) ever sees the validation
+rows, and equal inputs give equal outputs (a cache of featurized folds across trials could rely on this; none
+exists yet).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-__all__ = ["featurize", "take"]
+__all__ = ["fit_featurizer", "take"]
 
 
 def take(X: Any, index: np.ndarray) -> Any:
@@ -22,12 +23,10 @@ def take(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
 
 
-def featurize(featurizer: Any, X_train: Any, y_train: np.ndarray, X_valid: Any) -> tuple[Any, Any, Any]:
-    """Return ``(fitted featurizer, features of X_train, features of X_valid)``.
-
-    ``featurizer`` is an unfitted sklearn transformer or ``None`` (the data is passed through unchanged).
-    """
+def fit_featurizer(featurizer: Any, X: Any, y: np.ndarray) -> tuple[Any, Any]:
+    """Return ``(fitted clone of featurizer, features of X)``; ``featurizer`` is an unfitted sklearn transformer or
+    ``None`` (the data is passed through unchanged, and the fitted featurizer is ``None``)."""
     if featurizer is None:
-        return None, X_train, X_valid
+        return None, X
     fitted = clone(featurizer)
-    return fitted, fitted.fit_transform(X_train, y_train), fitted.transform(X_valid)
+    return fitted, fitted.fit_transform(X, y)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from automl.space import Config
 
-__all__ = ["EpochCallback", "fit_predict"]
+__all__ = ["EpochCallback", "Trained", "fit_predict", "train"]
 
 #: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``TrialStopped``.
 EpochCallback = Callable[[int, np.ndarray], None]
@@ -56,6 +56,22 @@ def _outputs(module: torch.nn.Module, X: torch.Tensor, device: torch.device) -> 
         return torch.cat([module(X[i : i + _PREDICT_BATCH]).float() for i in range(0, len(X), _PREDICT_BATCH)])
 
 
+@dataclasses.dataclass
+class Trained:
+    """A trained torch module and what turns its raw outputs into answers: the problem kind and, for regression,
+    the target's mean and standard deviation (the module learns the standardized target)."""
+
+    module: torch.nn.Module
+    classification: bool
+    y_mean: float = 0.0
+    y_std: float = 1.0
+
+    def outputs(self, X: Any, device: torch.device) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` or values ``(n,)`` for the featurized rows ``X``."""
+        return _to_numpy(_outputs(self.module, _tensor(X).to(device), device), self.classification, self.y_mean,
+                         self.y_std)
+
+
 def fit_predict(
     config: Config,
     problem: Problem,
@@ -72,6 +88,24 @@ def fit_predict(
     Outputs are class probabilities ``(n, n_classes)`` for classification and values ``(n,)`` for regression.
     ``batch_size`` overrides the model's own (the engine halves it after running out of memory).
     """
+    trained = train(config, problem, X_train, y_train, device=device, X_valid=X_valid, on_epoch=on_epoch,
+                    batch_size=batch_size)
+    return trained.outputs(X_valid, device)
+
+
+def train(
+    config: Config,
+    problem: Problem,
+    X_train: Any,
+    y_train: np.ndarray,
+    *,
+    device: torch.device,
+    X_valid: Any = None,
+    on_epoch: EpochCallback | None = None,
+    batch_size: int | None = None,
+) -> Trained:
+    """Train ``config``'s module on ``X_train`` (featurized rows); after every epoch, ``on_epoch`` gets the outputs
+    on ``X_valid`` when both are given. ``batch_size`` overrides the model's own."""
     import torch
 
     params = config.model_params
@@ -89,7 +123,7 @@ def fit_predict(
         settings = dataclasses.replace(settings, batch_size=batch_size)
 
     X = _tensor(X_train).to(device)
-    Xv = _tensor(X_valid).to(device)
+    Xv = _tensor(X_valid).to(device) if X_valid is not None and on_epoch is not None else None
     classification = problem.kind == "classification"
     if classification:
         y = torch.as_tensor(y_train, dtype=torch.long, device=device)
@@ -153,13 +187,13 @@ def fit_predict(
                 best_loss, best_state, stale = inner_loss, copy.deepcopy(module.state_dict()), 0
             else:
                 stale += 1
-        if on_epoch is not None:
+        if on_epoch is not None and Xv is not None:
             on_epoch(epoch, _to_numpy(_outputs(module, Xv, device), classification, y_mean, y_std))
         if stopping is not None and stale >= stopping.patience:
             break
     if best_state is not None:
         module.load_state_dict(best_state)
-    return _to_numpy(_outputs(module, Xv, device), classification, y_mean, y_std)
+    return Trained(module, classification, y_mean, y_std)
 
 
 def _to_numpy(outputs: torch.Tensor, classification: bool, y_mean: float, y_std: float) -> np.ndarray:

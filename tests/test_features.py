@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,12 +13,18 @@ from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from automl.features import featurize, take
+from automl.features import fit_featurizer, take
 
 RNG = np.random.default_rng(0)
 X_TRAIN = RNG.normal(5.0, 2.0, (40, 3))
 Y_TRAIN = (X_TRAIN[:, 0] > 5.0).astype(int)
 X_VALID = RNG.normal(-50.0, 10.0, (10, 3))  # far from the training rows: any leak of its statistics shows
+
+
+def featurize(featurizer: Any, X_train: Any, y_train: np.ndarray, X_valid: Any) -> tuple[Any, Any, Any]:
+    """A fold's featurizing as the engine does it: fitted on the training rows, applied to both sides."""
+    fitted, F_train = fit_featurizer(featurizer, X_train, y_train)
+    return fitted, F_train, X_valid if fitted is None else fitted.transform(X_valid)
 
 
 def test_none_passes_the_data_through() -> None:

@@ -1,0 +1,130 @@
+"""Fitting one configuration on rows of a dataset, and what the fitted model answers.
+
+Cross-validation fits one :class:`FittedModel` per fold (:mod:`automl.cv`); a refit fits one on all of a study's
+search rows (:mod:`automl.refit`). Both go through :func:`fit`: the model plugin's featurizer fitted on the
+rows (a clone, see :mod:`automl.features`), then its estimator (scikit-learn family) or module (torch family,
+:func:`automl.training.train`) on the featurized rows.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automl.exceptions import PluginError
+from automl.features import fit_featurizer
+from automl.protocols import Problem
+
+if TYPE_CHECKING:
+    import torch
+
+    from automl.space import Config
+    from automl.training import EpochCallback, Trained
+
+__all__ = ["FittedModel", "build_estimator", "fit", "sklearn_outputs"]
+
+
+def build_estimator(config: Config, problem: Problem) -> Any:
+    """The model plugin's unfitted scikit-learn estimator for ``problem``; a :class:`PluginError` when it lacks
+    ``fit``/``predict``."""
+    estimator = config.model.plugin.build(config.model_params, problem)
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+        raise PluginError(f"model plugin {config.model.name!r}: build() returned {type(estimator).__name__}, "
+                          "which has no fit()/predict()")
+    return estimator
+
+
+def sklearn_outputs(estimator: Any, F: Any, problem: Problem) -> np.ndarray:
+    """Class probabilities ``(n, n_outputs)`` (one-hot rows of the predicted class for an estimator without
+    ``predict_proba``) or values ``(n,)`` of a fitted scikit-learn estimator on featurized rows ``F``."""
+    if problem.kind == "regression":
+        return np.asarray(estimator.predict(F), dtype=np.float64)
+    classes = np.asarray(estimator.classes_)
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(F)
+    else:  # label metrics only look at the arg-max
+        proba = (np.asarray(estimator.predict(F))[:, None] == classes[None, :]).astype(np.float64)
+    full = np.zeros((proba.shape[0], problem.n_outputs))
+    full[:, classes] = proba
+    return full
+
+
+@dataclass
+class FittedModel:
+    """A configuration fitted on some rows: its fitted featurizer (``problem.featurizer``), and its fitted
+    estimator (scikit-learn family) or trained module (torch family, on ``device``)."""
+
+    config: Config
+    problem: Problem
+    estimator: Any = None
+    trained: Trained | None = None
+    device: str = "cpu"
+
+    def featurize(self, X: Any) -> Any:
+        """Rows as the estimator or module sees them."""
+        return X if self.problem.featurizer is None else self.problem.featurizer.transform(X)
+
+    def outputs(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` or values ``(n,)`` for raw rows ``X``."""
+        return self.featurized_outputs(self.featurize(X))
+
+    def featurized_outputs(self, F: Any) -> np.ndarray:
+        """Like :meth:`outputs`, for rows already featurized."""
+        if self.trained is not None:
+            import torch
+
+            return self.trained.outputs(F, torch.device(self.device))
+        return sklearn_outputs(self.estimator, F, self.problem)
+
+
+def fit(config: Config, X: Any, y: np.ndarray, *, task: str, kind: str, n_outputs: int, seed: int,
+        device: torch.device | None = None, X_valid: Any = None, on_epoch: EpochCallback | None = None,
+        on_oom: Callable[[int], None] | None = None) -> tuple[FittedModel, Any]:
+    """Fit ``config`` on rows ``X``/``y``; returns the model and the featurized ``X_valid`` (when given).
+
+    Torch models train on ``device`` and call ``on_epoch`` with the outputs on ``X_valid`` after every epoch; out
+    of memory, the attempt is freed and retried once at half the batch size (``on_oom`` is told the batch size
+    that failed), and a second one is a ``MemoryError``.
+    """
+    fitted, F = fit_featurizer(config.model.plugin.featurizer(config.model_params), X, y)
+    F_valid = None if X_valid is None else (X_valid if fitted is None else fitted.transform(X_valid))
+    problem = Problem(task, kind, n_outputs, tuple(F.shape[1:]), fitted, seed)  # type: ignore[arg-type]
+    if config.model.plugin.family != "torch":
+        estimator = build_estimator(config, problem)
+        estimator.fit(F, y)
+        return FittedModel(config, problem, estimator=estimator), F_valid
+    assert device is not None, "torch models need a device"
+    trained = _train_with_retry(config, problem, F, y, device, F_valid, on_epoch, on_oom)
+    return FittedModel(config, problem, trained=trained, device=str(device)), F_valid
+
+
+def _train_with_retry(config: Config, problem: Problem, F: Any, y: np.ndarray, device: torch.device, F_valid: Any,
+                      on_epoch: EpochCallback | None, on_oom: Callable[[int], None] | None) -> Trained:
+    """Train; out of memory, free what the attempt held and retry once with half the batch size."""
+    import torch
+
+    from automl.training import train
+
+    batch_size = config.model.plugin.training(config.model_params).batch_size
+    try:
+        return train(config, problem, F, y, device=device, X_valid=F_valid, on_epoch=on_epoch)
+    except torch.OutOfMemoryError:
+        pass  # leave the except block first: its traceback holds the failed attempt's tensors
+    if on_oom is not None:
+        on_oom(batch_size)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    smaller = max(1, batch_size // 2)
+    try:
+        return train(config, problem, F, y, device=device, X_valid=F_valid, on_epoch=on_epoch, batch_size=smaller)
+    except torch.OutOfMemoryError as exc:
+        message = f"out of memory at batch size {batch_size} and again at {smaller}: {str(exc).splitlines()[0]}"
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    raise MemoryError(message)
