@@ -12,6 +12,7 @@ Notebook use::
 __version__ = "0.1.0"
 
 from automl import report  # noqa: E402
+from automl.artifacts import load_model  # noqa: E402
 from automl.exceptions import (  # noqa: E402
     AutomlError,
     ConfigError,
@@ -20,6 +21,8 @@ from automl.exceptions import (  # noqa: E402
     SearchSpaceError,
     StudyMismatchError,
 )
+from automl.model import Model  # noqa: E402
+from automl.refit import refit  # noqa: E402
 from automl.registry import Registry, discover  # noqa: E402
 from automl.search import SearchResult, load_study, search  # noqa: E402
 from automl.study import copy_study  # noqa: E402
@@ -28,6 +31,7 @@ __all__ = [
     "AutomlError",
     "ConfigError",
     "DataError",
+    "Model",
     "PluginError",
     "Registry",
     "SearchResult",
@@ -36,7 +40,9 @@ __all__ = [
     "__version__",
     "copy_study",
     "discover",
+    "load_model",
     "load_study",
+    "refit",
     "report",
     "search",
 ]

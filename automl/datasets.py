@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import hashlib
 import importlib.util
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from automl.exceptions import ConfigError, DataError
 from automl.protocols import TASKS
 from automl.readers import read_images, read_table
 
-__all__ = ["BUILTINS", "DEFAULT_DATASET", "Dataset", "load_dataset", "make_dataset"]
+__all__ = ["BUILTINS", "DEFAULT_DATASET", "Dataset", "load_dataset", "make_dataset", "subset"]
 
 #: Largest number of distinct values a numeric target may have and still be read as class labels.
 MAX_CLASSES_FOR_NUMERIC_TARGET = 20
@@ -39,6 +40,9 @@ class Dataset:
     classes: tuple[str, ...] | None
     source: str
     fingerprint: str
+    #: Names of the target column and (nlp) the text column in the source table (what a model reads again).
+    target_column: str = "label"
+    text_column: str = "text"
 
     def __len__(self) -> int:
         return len(self.y)
@@ -66,6 +70,14 @@ def _fingerprint(task: str, kind: str, X: Any, y: np.ndarray, classes: tuple[str
     return digest.hexdigest()[:16]
 
 
+def subset(dataset: Dataset, index: np.ndarray) -> Dataset:
+    """The rows ``index`` of ``dataset`` (same classes and columns; its own fingerprint)."""
+    X = dataset.X.iloc[index].reset_index(drop=True) if isinstance(dataset.X, pd.DataFrame) else dataset.X[index]
+    y = dataset.y[index]
+    return dataclasses.replace(dataset, X=X, y=y,
+                               fingerprint=_fingerprint(dataset.task, dataset.kind, X, y, dataset.classes))
+
+
 def _target_kind(y: pd.Series) -> str:
     if pd.api.types.is_float_dtype(y):
         integral = bool(np.all(np.mod(y.to_numpy(), 1) == 0))
@@ -75,7 +87,8 @@ def _target_kind(y: pd.Series) -> str:
     return "classification"
 
 
-def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | None = None) -> Dataset:
+def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | None = None, *,
+                 target_column: str = "label", text_column: str = "text") -> Dataset:
     """Check and encode features and target into a :class:`Dataset` (class labels become indices)."""
     where = source if source != "builtin" else f"dataset {name!r}"
     y = np.asarray(y)
@@ -99,7 +112,8 @@ def make_dataset(name: str, task: str, X: Any, y: Any, source: str, kind: str | 
         y_enc, class_names = target.to_numpy(dtype=np.float64), None
         if not np.isfinite(y_enc).all():
             raise DataError(f"{where}: the regression target has infinite values")
-    return Dataset(name, task, kind, X, y_enc, class_names, source, _fingerprint(task, kind, X, y_enc, class_names))
+    return Dataset(name, task, kind, X, y_enc, class_names, source, _fingerprint(task, kind, X, y_enc, class_names),
+                   target_column, text_column)
 
 
 # -- built-in datasets ------------------------------------------------------------------------------------
@@ -121,7 +135,7 @@ def _rotten_tomatoes() -> Dataset:
         frame = pd.read_csv(fh)
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
     return make_dataset("rotten_tomatoes", "nlp", frame["text"].astype(str).to_numpy(dtype=object),
-                        frame["category"], "builtin")
+                        frame["category"], "builtin", target_column="category")
 
 
 def _digits() -> Dataset:
@@ -137,7 +151,8 @@ def _sklearn_table(loader_name: str, kind: str) -> Callable[[], Dataset]:
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, f"load_{loader_name}")(as_frame=True)
-        return make_dataset(loader_name, "tabular", bunch.data, bunch.target, "builtin", kind=kind)
+        return make_dataset(loader_name, "tabular", bunch.data, bunch.target, "builtin", kind=kind,
+                            target_column="target")
 
     load.__doc__ = f"scikit-learn's bundled {loader_name} dataset ({kind})."
     return load
@@ -186,7 +201,7 @@ def _load_file(path: Path, task: str, target: str | None, text_column: str | Non
             raise DataError(f"{path}: text column {text_column!r} has {int(empty.sum())} empty values "
                             f"(first at row {int(empty.to_numpy().argmax())})")
         return make_dataset(path.stem, task, texts.astype(str).to_numpy(dtype=object), y, str(path),
-                            kind="classification")
+                            kind="classification", target_column=str(target), text_column=str(text_column))
     features = frame.drop(columns=[target])
     if features.shape[1] == 0:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
@@ -200,7 +215,7 @@ def _load_file(path: Path, task: str, target: str | None, text_column: str | Non
             if infinite.any():
                 raise DataError(f"{path}: feature column {str(column)!r} has {int(infinite.sum())} infinite values "
                                 f"(first at row {int(infinite.argmax())}); use an empty cell for a missing value")
-    return make_dataset(path.stem, task, features.reset_index(drop=True), y, str(path))
+    return make_dataset(path.stem, task, features.reset_index(drop=True), y, str(path), target_column=str(target))
 
 
 def load_dataset(task: str, data: str | Path | None = None, *, target: str | None = None,

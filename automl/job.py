@@ -18,6 +18,7 @@ from typing import Any
 from automl.cv import Split, make_splits, splits_digest
 from automl.datasets import Dataset, load_dataset
 from automl.exceptions import ConfigError, StudyMismatchError
+from automl.holdout import split_holdout
 from automl.metrics import Metric, get_metric
 from automl.registry import Registry, discover
 from automl.runner import TrialRunner
@@ -75,6 +76,8 @@ class SearchJob:
     threads: int | None = None
     trial_timeout: float | None = None
     n_jobs: int | None = None
+    #: Fraction of the rows set aside before any trial (:mod:`automl.holdout`); ``None``: none.
+    holdout: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,34 +102,45 @@ class SearchJob:
 
 @dataclass
 class Workload:
-    """The runtime side of a job in one process: data, fixed splits, metric and candidate plugins."""
+    """The runtime side of a job in one process: the search rows (all rows but a holdout), their fixed splits, the
+    metric and the candidate plugins; and the data as loaded (``full``) and the held-out rows (or ``None``)."""
 
     dataset: Dataset
     splits: list[Split]
     metric: Metric
     candidates: Candidates
+    full: Dataset
+    held_out: Dataset | None = None
+
+    @classmethod
+    def prepare(cls, full: Dataset, metric: Metric, cands: Candidates, folds: int, seed: int,
+                holdout: float | None) -> tuple[Workload, str]:
+        """Set the holdout aside and make the splits of the rest; returns the workload and the holdout's identity
+        (``""`` without one)."""
+        dataset, held_out, identity = (full, None, "") if holdout is None else split_holdout(full, holdout, seed)
+        return cls(dataset, make_splits(dataset, folds, seed), metric, cands, full, held_out), identity
 
     @classmethod
     def from_job(cls, job: SearchJob, *, dataset: Dataset | None = None, registry: Registry | None = None) -> Workload:
-        """Rebuild the workload of ``job`` here: load its data (unless ``dataset`` is given, e.g. shipped by a
-        cluster), find its plugins among the installed ones (or ``registry``), and refuse (one line) when the data
-        or the plugins differ from what the study was created with."""
-        dataset = dataset if dataset is not None else job.data.load()
+        """Rebuild the workload of ``job`` here: load its data (unless ``dataset``, the data as loaded, is given,
+        e.g. shipped by a cluster), find its plugins among the installed ones (or ``registry``), and refuse (one
+        line) when the data or the plugins differ from what the study was created with."""
+        full = dataset if dataset is not None else job.data.load()
         identity = job.identity
-        if dataset.fingerprint != identity.fingerprint:
+        if full.fingerprint != identity.fingerprint:
             raise StudyMismatchError(f"the data of study {job.study!r} changed since the search started: "
-                                     f"{dataset.name!r} has fingerprint {dataset.fingerprint}, the study "
+                                     f"{full.name!r} has fingerprint {full.fingerprint}, the study "
                                      f"{identity.fingerprint}")
-        metric = get_metric(job.metric, dataset.kind)
-        cands = candidates(registry or discover(), job.data.task, dataset.kind, job.selection,
+        metric = get_metric(job.metric, full.kind)
+        cands = candidates(registry or discover(), job.data.task, full.kind, job.selection,
                            needs_proba=metric.needs_proba)
         if space_signature(cands) != identity.space:
             raise StudyMismatchError(f"this worker's plugins {space_signature(cands)} differ from those study "
                                      f"{job.study!r} was created with {identity.space}; install the same versions")
-        splits = make_splits(dataset, job.folds, job.seed)
-        if splits_digest(splits) != identity.splits:
+        workload, holdout = cls.prepare(full, metric, cands, job.folds, job.seed, job.holdout)
+        if splits_digest(workload.splits) != identity.splits or holdout != identity.holdout:
             raise ConfigError(f"the folds of study {job.study!r} come out differently here (scikit-learn version?)")
-        return cls(dataset, splits, metric, cands)
+        return workload
 
     def runner(self, job: SearchJob) -> TrialRunner:
         """The trial runner of this workload under ``job``'s seed and per-trial time limit."""

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from automl.exceptions import PluginError
+from automl.exceptions import ConfigError, PluginError
 from automl.features import fit_featurizer
 from automl.protocols import Problem
+from automl.schema import conform
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from automl.space import Config
     from automl.training import EpochCallback, Trained
 
-__all__ = ["FittedModel", "build_estimator", "fit", "sklearn_outputs"]
+__all__ = ["FittedModel", "Model", "build_estimator", "fit", "sklearn_outputs"]
 
 
 def build_estimator(config: Config, problem: Problem) -> Any:
@@ -128,3 +130,39 @@ def _train_with_retry(config: Config, problem: Problem, F: Any, y: np.ndarray, d
     if device.type == "cuda":
         torch.cuda.empty_cache()
     raise MemoryError(message)
+
+
+@dataclass
+class Model:
+    """A fitted model and its card (the ``model.json`` of a model directory: where it comes from, how it scored,
+    what it takes): what :func:`automl.refit` returns and :func:`automl.load_model` reads back.
+
+    ``predict`` and ``predict_proba`` take rows as a search reads them (a DataFrame with the table's columns or the
+    text column, a sequence of texts, an image array ``(n, C, H, W)``) and check them against the card's schema
+    first (:func:`automl.schema.conform`).
+    """
+
+    fitted: FittedModel
+    card: dict[str, Any]
+
+    @property
+    def classes(self) -> list[str] | None:
+        """Class labels (classification), in the order of :meth:`predict_proba`'s columns."""
+        return self.card["classes"]
+
+    def outputs(self, rows: Any) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` or values ``(n,)`` for ``rows``."""
+        return self.fitted.outputs(conform(self.card["schema"], rows))
+
+    def predict(self, rows: Any) -> np.ndarray:
+        """Class labels (strings) or values for ``rows``."""
+        outputs = self.outputs(rows)
+        if self.classes is None:
+            return outputs
+        return np.asarray(self.classes, dtype=object)[outputs.argmax(axis=1)]
+
+    def predict_proba(self, rows: Any) -> pd.DataFrame:
+        """Class probabilities for ``rows``, a column per class (classification only)."""
+        if self.classes is None:
+            raise ConfigError("a regression model predicts values, not class probabilities")
+        return pd.DataFrame(self.outputs(rows), columns=self.classes)

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from automl.holdout import ATTR as HOLDOUT_ATTR
 from automl.storage import open_storage
 from automl.study import spec_of
 
@@ -28,6 +29,11 @@ class StudyRow:
     states: dict[str, int]
     best_value: float | None
     updated: datetime.datetime | None
+    #: k of the study's k-fold CV, and its held-out score (``{"trial", "score", "rows"}``) when it has held-out rows
+    #: that were scored; ``holdout_rows`` says whether rows were set aside at all.
+    folds: int | None = None
+    holdout: dict[str, Any] | None = None
+    holdout_rows: bool = False
 
 
 def summarize(study: optuna.Study) -> StudyRow:
@@ -46,6 +52,9 @@ def summarize(study: optuna.Study) -> StudyRow:
         states=dict(Counter(t.state.name.lower() for t in trials)),
         best_value=best,
         updated=max((s for s in stamps if s is not None), default=None),
+        folds=spec.get("folds"),
+        holdout=study.user_attrs.get(HOLDOUT_ATTR),
+        holdout_rows=bool(spec.get("holdout")),
     )
 
 

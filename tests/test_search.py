@@ -265,7 +265,7 @@ def test_the_search_passes_metric_and_device_to_the_candidate_set(storage: str, 
     def stop(*args: Any, **kwargs: Any) -> None:
         raise Stop
 
-    monkeypatch.setattr(module, "make_splits", stop)
+    monkeypatch.setattr(module.Workload, "prepare", stop)
     seen: dict[str, Any] = {}
     real = module.candidates
 

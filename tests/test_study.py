@@ -42,7 +42,7 @@ def test_same_spec_is_compatible_and_version_changes_do_not_matter() -> None:
     ({"task": "vision"}, ["task 'nlp' (this run: 'vision')"]),
     ({"metric": "f1_macro"}, ["metric 'accuracy' (this run: 'f1_macro')"]),
     ({"space": {"models": {"b": "y 1"}, "optimizers": {}, "regularizers": {}}},
-     ["models ['a'] (this run: ['b'])", "(its plugins: --models a)"]),
+     ["models ['a'] (this run: ['b'])", "(they were: --models a)"]),
 ])
 def test_mismatches_are_named(change: dict, words: list[str]) -> None:
     with pytest.raises(StudyMismatchError) as info:

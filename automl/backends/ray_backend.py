@@ -90,7 +90,7 @@ class RayBackend:
                     SearchProgress(study, job.n_trials) if progress else contextlib.nullcontext() as bar:
                 searcher = ray_tune.StudySearcher(study, workload.candidates, job, callbacks=[bar] if bar else [])
                 with interrupt.interruptible():  # a stop request ends the Tune run (see ray_tune.fit)
-                    ray_tune.fit(searcher, job, workload.dataset)
+                    ray_tune.fit(searcher, job, workload.full)
                     if interrupt.requested():
                         requeue_interrupted(study)
                         raise KeyboardInterrupt

@@ -1,0 +1,115 @@
+"""The compression stage: a compressed copy of a torch model directory, compared with the original side by side.
+
+:func:`compress` writes a new model directory (the card notes the method and where it came from) and measures, for
+the original and the compressed model on the same rows: the size of the model directory on disk, the latency of
+predicting one batch (median of several runs), and the metric. The metric is taken on the study's held-out rows
+when it has some; otherwise on the first CV fold: the configuration is refitted on that fold's training rows,
+compressed the same way, and both are scored on its validation rows (scoring the directory's own model on rows
+it was fitted on would flatter both).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl.artifacts import load_model, save_model, write_card
+from automl.compression import check_method, compress_module
+from automl.cv import make_splits
+from automl.datasets import Dataset, subset
+from automl.devices import resolve_device
+from automl.exceptions import ConfigError
+from automl.metrics import Metric, get_metric
+from automl.model import FittedModel, Model, fit
+from automl.refit import study_rows
+from automl.training import Trained
+
+__all__ = ["Comparison", "compress"]
+
+#: Rows of one latency batch, and how many timed runs (after one warm-up) give its median.
+LATENCY_ROWS, LATENCY_RUNS = 256, 7
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Original and compressed model side by side: ``rows`` holds one dict per model (``model``, ``size_bytes``,
+    ``latency_ms``, ``metric``); ``evaluated_on`` says which rows the metric comes from."""
+
+    out: Path
+    metric: str
+    evaluated_on: str
+    rows: list[dict[str, Any]]
+
+
+def _compressed(fitted: FittedModel, method: str) -> FittedModel:
+    trained = fitted.trained
+    assert trained is not None
+    module = compress_module(trained.module, method)
+    return FittedModel(fitted.config, fitted.problem,
+                       trained=Trained(module, trained.classification, trained.y_mean, trained.y_std), device="cpu")
+
+
+def _latency_ms(fitted: FittedModel, rows: Any) -> float:
+    fitted.outputs(rows)  # warm-up
+    times = []
+    for _ in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        fitted.outputs(rows)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _score(fitted: FittedModel, rows: Dataset, metric: Metric) -> float:
+    outputs = fitted.outputs(rows.X)
+    return float(metric.score(rows.y, outputs.argmax(axis=1) if rows.kind == "classification"
+                              and not metric.needs_proba else outputs))
+
+
+def _size(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.iterdir() if path.is_file())
+
+
+def compress(model_dir: str | Path, method: str, out: str | Path, *, device: str = "auto") -> Comparison:
+    """Compress the torch model in ``model_dir`` with ``method`` (see :mod:`automl.compression`), write it to
+    ``out``, and compare the two (see the module docstring); the comparison is also stored in the new card."""
+    check_method(method)
+    source = Path(model_dir)
+    original = load_model(source, device="cpu")
+    if original.fitted.trained is None:
+        raise ConfigError(f"{source}: compress applies to torch models; {original.card['plugins']['model']['name']!r} "
+                          "is a scikit-learn model")
+    if original.card.get("compression"):
+        raise ConfigError(f"{source}: already compressed ({original.card['compression']['method']}); compress the "
+                          "original model directory")
+    card = original.card
+    metric = get_metric(card["metric"]["name"], card["kind"])
+    data = card["data"]
+    rows, held_out = study_rows(data["ref"], data["fingerprint"], data["holdout"], data["seed"])
+    if held_out is not None:
+        before = original.fitted
+        evaluated_on, valid = f"the study's {len(held_out)} held-out rows", held_out
+    else:
+        train, valid_index = make_splits(rows, card["scores"]["folds"], data["seed"])[0]
+        torch_device = resolve_device(device)
+        before, _ = fit(original.fitted.config, subset(rows, train).X, rows.y[train], task=rows.task, kind=rows.kind,
+                        n_outputs=rows.n_outputs, seed=card["problem"]["seed"], device=torch_device)
+        valid = subset(rows, valid_index)
+        evaluated_on = f"CV fold 1 of {card['scores']['folds']}: refitted on its {len(train)} training rows, " \
+                       f"scored on its {len(valid)} validation rows"
+    compressed = Model(_compressed(original.fitted, method),
+                       {**card, "compression": {"method": method, "from": str(source)}})
+    target = save_model(compressed, out)
+    batch = valid.X.iloc[:LATENCY_ROWS] if hasattr(valid.X, "iloc") else valid.X[:LATENCY_ROWS]
+    comparison = [
+        {"model": "original", "size_bytes": _size(source), "latency_ms": _latency_ms(original.fitted, batch),
+         "metric": _score(before, valid, metric)},
+        {"model": method, "size_bytes": _size(target), "latency_ms": _latency_ms(compressed.fitted, batch),
+         "metric": _score(_compressed(before, method), valid, metric)},
+    ]
+    compressed.card["compression"]["report"] = {"metric": metric.name, "evaluated_on": evaluated_on,
+                                                "rows": comparison}
+    write_card(target, compressed.card)
+    return Comparison(target, metric.name, evaluated_on, comparison)
