@@ -56,7 +56,7 @@ def _errors() -> Iterator[None]:
     except AutomlError as exc:
         if os.environ.get("AUTOML_DEBUG"):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted: run the same command again to resume the study")
@@ -83,13 +83,27 @@ def _fmt(value: float | None) -> str:
 
 def _scores_line(row: automl.report.StudyRow) -> str:
     """``5-fold CV 0.7850 · held-out 0.7790 (trial 7, 2562 rows)``, never one number for both."""
-    line = f"{row.folds}-fold CV {_fmt(row.best_value)}"
+    multi = len(row.objectives) > 1
+    line = f"{row.folds}-fold CV " + ("scores and costs: the Pareto front below" if multi else _fmt(row.best_value))
     if row.holdout:
         held = row.holdout
         return f"{line} · held-out {_fmt(held['score'])} (trial {held['trial']}, {held['rows']} rows)"
     if row.holdout_rows:
-        return f"{line} · held-out rows set aside, not scored yet (no complete trial)"
+        return line + (" · held-out rows set aside: automl refit --trial N scores a trial on them" if multi else
+                       " · held-out rows set aside, not scored yet (no complete trial)")
     return f"{line} · no held-out rows (automl search --holdout 0.2 sets some aside)"
+
+
+def _front_table(row: automl.report.StudyRow, front: list[optuna.trial.FrozenTrial], title: str) -> Table:
+    """The Pareto front of an accuracy-vs-cost study: a row per trial, its metric and costs."""
+    names = {"latency": "latency ms", "size": "size KiB", "params": "params"}
+    table = Table("#", f"CV {row.metric}", *(names[c] for c in row.objectives[1:]), "model",
+                  title=f"{title}\nPareto front ({len(front)} trials; automl refit {row.name} --trial N)")
+    for trial in front:
+        costs = [f"{v:.2f}" if c == "latency" else f"{v / 1024:,.1f}" if c == "size" else f"{v:,.0f}"
+                 for c, v in zip(row.objectives[1:], trial.values[1:])]
+        table.add_row(str(trial.number), _fmt(trial.values[0]), *costs, str(trial.params.get("model", "?")))
+    return table
 
 
 @app.command()
@@ -106,7 +120,8 @@ def search(
     study: Annotated[Optional[str], typer.Option(help="study name [default: <task>-<dataset>]")] = None,
     storage: StorageOption = None,
     sampler: Annotated[str, typer.Option(help="tpe, random, cmaes or gp")] = "tpe",
-    pruner: Annotated[str, typer.Option(help="median, percentile or none")] = "median",
+    pruner: Annotated[Optional[str], typer.Option(
+        help="median, percentile or none [default: median; none with --objectives]")] = None,
     models: Annotated[Optional[list[str]], typer.Option(help="restrict models (comma-separated or repeated)")] = None,
     optimizers: Annotated[Optional[list[str]], typer.Option(help="restrict optimizers")] = None,
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
@@ -128,6 +143,9 @@ def search(
              "(sets $AUTOML_PRETRAINED) [default: the packaged all-MiniLM-L6-v2]")] = None,
     holdout: Annotated[Optional[float], typer.Option(
         help="fraction of rows set aside before any trial and scored once by the refitted best model")] = None,
+    objectives: Annotated[Optional[str], typer.Option(
+        help="accuracy vs cost: the metric, then costs to minimize (latency, size, params), e.g. accuracy,latency; "
+             "keeps a Pareto front, prunes nothing")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""
@@ -142,7 +160,7 @@ def search(
             models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
             device=device, threads=threads, progress=not quiet, backend=backend, n_jobs=n_jobs,
             trial_timeout=trial_timeout, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-            holdout=holdout,
+            holdout=holdout, objectives=objectives.split(",") if objectives else None,
         )
         row = automl.report.summarize(result.study)
         best = _fmt(row.best_value)
@@ -150,7 +168,13 @@ def search(
         if result.recovered:
             err.print(f"failed and re-queued trials {result.recovered} left running by a dead worker")
         held_out = f" · held-out {_fmt(row.holdout['score'])}" if row.holdout else ""
-        if quiet:
+        if len(row.objectives) > 1:
+            front = automl.report.pareto_front(result.study)
+            if quiet:
+                out.print(f"{row.name}: Pareto front of {len(front)} trials ({counts})", highlight=False)
+            else:
+                out.print(_front_table(row, front, f"study {row.name}  ({display_url(result.storage)}): {counts}"))
+        elif quiet:
             out.print(f"{row.name}: best {row.metric} {best}{held_out} ({counts})", highlight=False)
         else:
             table = Table(title=f"study {row.name}  ({display_url(result.storage)})", show_header=False)
@@ -163,7 +187,7 @@ def search(
                 for name, value in result.best_params.items():
                     table.add_row(name, str(value))
             out.print(table)
-        if row.best_value is None:
+        if not row.states.get("complete"):
             err.print(f"no trial completed; `automl show {row.name}` lists the failures")
             raise typer.Exit(1)
 
@@ -182,6 +206,22 @@ def studies(storage: StorageOption = None) -> None:
         out.print(table)
 
 
+def _print_leaderboard(row: automl.report.StudyRow, board: list[optuna.trial.FrozenTrial]) -> None:
+    """The best trial's parameters, then the top trials with their fold scores."""
+    if board:
+        params = Table("best parameter", "value")
+        for name, value in board[0].params.items():
+            params.add_row(name, str(value))
+        out.print(params)
+    table = Table("#", row.metric, "std", "model", "fold scores", "fit s")
+    for trial in board:
+        folds = " ".join(f"{s:.4f}" for s in trial.user_attrs.get("fold_scores", []))
+        fit = sum(trial.user_attrs.get("fit_seconds", []))
+        table.add_row(str(trial.number), _fmt(trial.value), _fmt(trial.user_attrs.get("cv_std")),
+                      str(trial.params.get("model", "?")), folds, f"{fit:.1f}")
+    out.print(table)
+
+
 @app.command()
 def show(
     study: Annotated[str, typer.Argument(help="study name")],
@@ -192,21 +232,12 @@ def show(
     with _errors():
         opened = automl.load_study(study, storage)
         row = automl.report.summarize(opened)
-        board = automl.report.leaderboard(opened, top)
         out.print(f"[bold]{row.name}[/bold]  task {row.task}, dataset {row.dataset}, {row.metric} ({row.direction})")
         out.print(_scores_line(row), highlight=False)
-        if board:
-            params = Table("best parameter", "value")
-            for name, value in board[0].params.items():
-                params.add_row(name, str(value))
-            out.print(params)
-        table = Table("#", row.metric, "std", "model", "fold scores", "fit s")
-        for trial in board:
-            folds = " ".join(f"{s:.4f}" for s in trial.user_attrs.get("fold_scores", []))
-            fit = sum(trial.user_attrs.get("fit_seconds", []))
-            table.add_row(str(trial.number), _fmt(trial.value), _fmt(trial.user_attrs.get("cv_std")),
-                          str(trial.params.get("model", "?")), folds, f"{fit:.1f}")
-        out.print(table)
+        if len(row.objectives) > 1:
+            out.print(_front_table(row, automl.report.pareto_front(opened), f"objectives {', '.join(row.objectives)}"))
+        else:
+            _print_leaderboard(row, automl.report.leaderboard(opened, top))
         failed = automl.report.failures(opened)
         if failed:
             table = Table("failed #", "reason")
@@ -250,17 +281,18 @@ def refit(
         opened = automl.load_study(study, storage)
         number = choose_trial(opened, trial).number
         directory = destination or f"models/{study}-trial{number}"
+        written = write_holdout(opened, holdout_data) if holdout_data else None  # refused before any fit
         model = automl.refit(opened, trial=number, device=device, out=directory)
         scores, metric = model.card["scores"], model.card["metric"]["name"]
         table = Table(title=f"model {directory}", show_header=False)
         table.add_row("study, trial", f"{study}, trial {number} ({model.card['plugins']['model']['name']})")
-        table.add_row(f"{scores['folds']}-fold CV {metric}", _fmt(scores["cv"][0]))
+        table.add_row(f"{scores['folds']}-fold CV {metric}", _fmt(scores["cv"]))
         held_out = scores["holdout"]
         table.add_row(f"held-out {metric}",
                       f"{_fmt(held_out['score'])} ({held_out['rows']} rows)" if held_out else "no held-out rows")
         table.add_row("fitted on", f"{model.card['data']['fitted_rows']} rows")
-        if holdout_data:
-            table.add_row("held-out rows written to", str(write_holdout(opened, holdout_data)))
+        if written:
+            table.add_row("held-out rows written to", str(written))
         out.print(table)
 
 
@@ -281,7 +313,7 @@ def predict(
         summary = f"{len(done.table)} rows, {done.rows_per_second:,.0f} rows/s"
         if done.score is not None:
             summary += f"; {done.metric} on their labels: {done.score:.4f}"
-        err.print(summary + (f"; written to {destination}" if destination else ""), highlight=False)
+        err.print(escape(summary + (f"; written to {destination}" if destination else "")), highlight=False)
 
 
 @app.command("export")

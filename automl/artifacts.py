@@ -38,7 +38,7 @@ from automl.protocols import Problem
 from automl.registry import PluginRecord, Registry, discover
 from automl.space import Candidates, configure
 
-__all__ = ["CARD", "FORMAT", "load_model", "save_model", "trusted_types", "write_card"]
+__all__ = ["CARD", "FORMAT", "load_model", "model_files", "save_model", "trusted_types", "write_card"]
 
 #: Name of the card file in a model directory, and the format it declares.
 CARD = "model.json"
@@ -144,11 +144,28 @@ def _plain_numbers(obj: Any, seen: set[int] | None = None) -> None:
         _plain_numbers(vars(obj), seen)
 
 
-def _dump(obj: Any, path: Path) -> None:
+def _skops_bytes(obj: Any) -> bytes:
     import skops.io as sio
 
     _plain_numbers(obj)
-    sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED)
+    return sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+
+
+def model_files(fitted: FittedModel) -> dict[str, bytes]:
+    """The files of a model directory that hold ``fitted`` (all but the card), by name: ``featurizer.skops`` when
+    it has a featurizer, then ``weights.safetensors`` (torch) or ``estimator.skops`` (scikit-learn)."""
+    files: dict[str, bytes] = {}
+    if fitted.problem.featurizer is not None:
+        files["featurizer.skops"] = _skops_bytes(fitted.problem.featurizer)
+    if fitted.trained is not None:
+        from safetensors.torch import save
+
+        from automl.compression import module_tensors
+
+        files["weights.safetensors"] = save(module_tensors(fitted.trained.module))
+    else:
+        files["estimator.skops"] = _skops_bytes(fitted.estimator)
+    return files
 
 
 def save_model(model: Model, directory: str | Path) -> Path:
@@ -160,21 +177,10 @@ def save_model(model: Model, directory: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".automl-model-", dir=target.parent))
     try:
-        files: dict[str, str] = {}
-        fitted = model.fitted
-        if fitted.problem.featurizer is not None:
-            files["featurizer"] = "featurizer.skops"
-            _dump(fitted.problem.featurizer, staging / files["featurizer"])
-        if fitted.trained is not None:
-            from safetensors.torch import save_file
-
-            from automl.compression import module_tensors
-
-            files["weights"] = "weights.safetensors"
-            save_file(module_tensors(fitted.trained.module), staging / files["weights"])
-        else:
-            files["estimator"] = "estimator.skops"
-            _dump(fitted.estimator, staging / files["estimator"])
+        files = {}
+        for name, content in model_files(model.fitted).items():
+            (staging / name).write_bytes(content)
+            files[name.partition(".")[0]] = name
         card = {**model.card, "format": FORMAT, "files": files}
         write_card(staging, card)
         umask = os.umask(0)
@@ -222,5 +228,7 @@ def _build(where: Path, card: dict[str, Any], registry: Registry, device: str) -
         return Model(FittedModel(config, problem, estimator=estimator), card)
     from automl.compression import load_module
 
+    if (card.get("compression") or {}).get("method") == "dynamic-int8":
+        device = "cpu"  # a dynamically quantized module runs on the CPU whatever was asked
     trained = load_module(config, problem, card, where / card["files"]["weights"], device)
     return Model(FittedModel(config, problem, trained=trained, device=device), card)

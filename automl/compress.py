@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automl.artifacts import load_model, save_model, write_card
+from automl.artifacts import CARD, load_model, save_model, write_card
 from automl.compression import check_method, compress_module
 from automl.cv import make_splits
 from automl.datasets import Dataset, subset
@@ -68,8 +68,10 @@ def _score(fitted: FittedModel, rows: Dataset, metric: Metric) -> float:
                               and not metric.needs_proba else outputs))
 
 
-def _size(directory: Path) -> int:
-    return sum(path.stat().st_size for path in directory.iterdir() if path.is_file())
+def _size(directory: Path, card: dict[str, Any]) -> int:
+    """The size of the model's own files (its card and the files it lists), not of anything else in the folder
+    (``automl export`` writes ``model.onnx`` there by default)."""
+    return sum((directory / name).stat().st_size for name in [CARD, *card["files"].values()])
 
 
 def compress(model_dir: str | Path, method: str, out: str | Path, *, device: str = "auto") -> Comparison:
@@ -104,9 +106,10 @@ def compress(model_dir: str | Path, method: str, out: str | Path, *, device: str
     target = save_model(compressed, out)
     batch = valid.X.iloc[:LATENCY_ROWS] if hasattr(valid.X, "iloc") else valid.X[:LATENCY_ROWS]
     comparison = [
-        {"model": "original", "size_bytes": _size(source), "latency_ms": _latency_ms(original.fitted, batch),
+        {"model": "original", "size_bytes": _size(source, card), "latency_ms": _latency_ms(original.fitted, batch),
          "metric": _score(before, valid, metric)},
-        {"model": method, "size_bytes": _size(target), "latency_ms": _latency_ms(compressed.fitted, batch),
+        {"model": method, "size_bytes": _size(target, compressed.card),
+         "latency_ms": _latency_ms(compressed.fitted, batch),
          "metric": _score(_compressed(before, method), valid, metric)},
     ]
     compressed.card["compression"]["report"] = {"metric": metric.name, "evaluated_on": evaluated_on,

@@ -14,19 +14,20 @@ import contextlib
 import hashlib
 import signal
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from automl import costs as cost_measures
 from automl import interrupt
 from automl.datasets import Dataset
 from automl.exceptions import DataError, PluginError, TrialStopped
 from automl.features import take
 from automl.metrics import Metric
-from automl.model import fit
+from automl.model import FittedModel, fit
 from automl.reporter import Reporter
 
 if TYPE_CHECKING:
@@ -129,10 +130,11 @@ class FoldReporter:
 
 @dataclass(frozen=True)
 class CVResult:
-    """Scores and fit times of every fold."""
+    """Scores and fit times of every fold, and the costs measured on the first fold's model (when asked for)."""
 
     fold_scores: list[float]
     fit_seconds: list[float]
+    costs: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean(self) -> float:
@@ -144,6 +146,11 @@ class CVResult:
         """Standard deviation of the fold scores."""
         return float(np.std(self.fold_scores))
 
+    @property
+    def values(self) -> list[float]:
+        """The trial's objective values: the mean score, then the costs in the order they were asked for."""
+        return [self.mean, *self.costs.values()]
+
 
 def _prediction(outputs: np.ndarray, metric: Metric, kind: str) -> np.ndarray:
     if kind == "classification" and not metric.needs_proba:
@@ -152,7 +159,7 @@ def _prediction(outputs: np.ndarray, metric: Metric, kind: str) -> np.ndarray:
 
 
 def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: int, metric: Metric,
-              reporter: FoldReporter, device: torch.device | None) -> float:
+              reporter: FoldReporter, device: torch.device | None) -> tuple[float, FittedModel]:
     train, valid = split
     plugin = config.model.plugin
     y_train, y_valid = dataset.y[train], dataset.y[valid]
@@ -180,17 +187,20 @@ def _fit_fold(config: Config, dataset: Dataset, split: Split, fold: int, seed: i
     score = float(metric.score(y_valid, _prediction(outputs, metric, dataset.kind)))
     if not np.isfinite(score):
         raise FloatingPointError(f"fold {fold} {metric.name} is {score}")
-    return score
+    return score, model
 
 
 def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric: Metric, reporter: FoldReporter,
-                   *, seed: int, device: torch.device | None = None) -> CVResult:
-    """Score ``config`` on every split, reporting after each fold (and epoch); may raise ``TrialStopped``."""
-    scores, seconds = [], []
+                   *, seed: int, device: torch.device | None = None, costs: Sequence[str] = ()) -> CVResult:
+    """Score ``config`` on every split, reporting after each fold (and epoch); may raise ``TrialStopped``. The
+    ``costs`` (:mod:`automl.costs`) are measured on the first fold's model, on its first validation rows."""
+    scores, seconds, measured = [], [], {}
     for fold, split in enumerate(splits):
         start = time.perf_counter()
-        score = _fit_fold(config, dataset, split, fold, seed + fold, metric, reporter, device)
+        score, model = _fit_fold(config, dataset, split, fold, seed + fold, metric, reporter, device)
         seconds.append(time.perf_counter() - start)
+        if fold == 0 and costs:
+            measured = cost_measures.measure(model, take(dataset.X, split[1][:cost_measures.LATENCY_ROWS]), costs)
         scores.append(score)
         reporter.fold_done(fold, score)
-    return CVResult(scores, seconds)
+    return CVResult(scores, seconds, measured)

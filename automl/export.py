@@ -13,7 +13,10 @@ the model's own input shape) and its outputs must match the model's within ``rto
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +47,24 @@ class Exported:
 def _torch_export(model: Model, rows: Any, path: Path) -> Exported:
     import torch
 
-    module = model.fitted.trained.module.eval()  # type: ignore[union-attr]
+    method = (model.card.get("compression") or {}).get("method")
+    if method == "dynamic-int8":
+        raise ConfigError("a dynamic-int8 model (quantized layers) cannot be exported to ONNX; export the original "
+                          "model directory")
+    # a copy on the CPU: the caller's model stays on its device
+    module = copy.deepcopy(model.fitted.trained.module).cpu().eval()  # type: ignore[union-attr]
     features = np.asarray(model.fitted.featurize(rows))
     dtype = torch.long if np.issubdtype(features.dtype, np.integer) else torch.float32
     example = torch.as_tensor(features, dtype=dtype)
     batch = torch.export.Dim("rows", min=1)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.cpu(), (example,), str(path), input_names=["features"], output_names=["scores"],
-                          dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            # external_data=False: one self-contained file (by default the weights go to a separate <out>.data)
+            torch.onnx.export(module, (example,), str(path), input_names=["features"], output_names=["scores"],
+                              dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)
+    except Exception as exc:  # the exporter's own errors (an operator or module torch.export cannot trace, ...)
+        raise ConfigError(f"torch.onnx.export cannot export this model ({type(exc).__name__}); not kept") from exc
     with torch.no_grad():
         expected = module(example).float().numpy()
     (got,) = _run(path, {"features": example.numpy()})
@@ -72,7 +84,7 @@ def _sklearn_export(model: Model, rows: Any, path: Path) -> Exported:
     try:
         onnx_model = to_onnx(pipeline, sample, target_opset={"": 17, "ai.onnx.ml": 3}, options={"zipmap": False})
     except Exception as exc:  # skl2onnx names the class it has no converter for
-        raise ConfigError(f"no ONNX converter for this model ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        raise ConfigError(f"skl2onnx cannot convert this model ({type(exc).__name__}: {str(exc).splitlines()[0]})"
                           ) from exc
     path.write_bytes(onnx_model.SerializeToString())
     inputs = _sklearn_inputs(model, rows)
@@ -120,15 +132,17 @@ def _compare(expected: np.ndarray, got: np.ndarray) -> float:
 
 def export_onnx(model: Model, rows: Any, out: str | Path) -> Exported:
     """Export ``model`` to the ONNX file ``out``, checked on ``rows`` (raw rows the model takes); see the module
-    docstring. The file is removed again when the check fails."""
+    docstring. The export is written next to ``out`` and moved there only once it passed the check, so a failed
+    export leaves whatever ``out`` held before."""
     path = Path(out)
+    staging = path.with_name(f".{path.name}.tmp")
     try:
-        if model.fitted.trained is not None:
-            return _torch_export(model, rows, path)
-        return _sklearn_export(model, rows, path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+        export = _torch_export if model.fitted.trained is not None else _sklearn_export
+        exported = export(model, rows, staging)
+        os.replace(staging, path)
+        return dataclasses.replace(exported, path=path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def sample_rows(model: Model, data: str | Path | None, n: int = 64) -> Any:

@@ -78,6 +78,8 @@ class SearchJob:
     n_jobs: int | None = None
     #: Fraction of the rows set aside before any trial (:mod:`automl.holdout`); ``None``: none.
     holdout: float | None = None
+    #: Costs minimized next to the metric (:mod:`automl.costs`); empty: a single-objective study.
+    costs: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,7 +97,7 @@ class SearchJob:
         raw = json.loads(text)
         raw["data"] = DataRef(**raw["data"])
         raw["identity"] = StudySpec(**raw["identity"])
-        for key in ("models", "optimizers", "regularizers"):
+        for key in ("models", "optimizers", "regularizers", "costs"):
             raw[key] = tuple(raw[key])
         return cls(**raw)
 
@@ -143,5 +145,6 @@ class Workload:
         return workload
 
     def runner(self, job: SearchJob) -> TrialRunner:
-        """The trial runner of this workload under ``job``'s seed and per-trial time limit."""
-        return TrialRunner(self.dataset, self.splits, self.metric, self.candidates, job.seed, job.trial_timeout)
+        """The trial runner of this workload under ``job``'s seed, per-trial time limit and costs."""
+        return TrialRunner(self.dataset, self.splits, self.metric, self.candidates, job.seed, job.trial_timeout,
+                           job.costs)

@@ -42,6 +42,8 @@ def predict_file(model: Model, data: str | Path, *, out: str | Path | None = Non
     write a CSV of the predictions (column ``prediction``, and ``proba_<class>`` columns with ``proba``)."""
     if proba and model.classes is None:
         raise ConfigError("--proba applies to classification models; this one predicts values")
+    if out is not None and not Path(out).parent.is_dir():  # before the work, not after it
+        raise ConfigError(f"{out}: no folder {Path(out).parent} to write the predictions in")
     rows, labels = read_rows(model.card["schema"], Path(data))
     outputs = []
     start = time.perf_counter()
@@ -64,14 +66,18 @@ def predict_file(model: Model, data: str | Path, *, out: str | Path | None = Non
     if labels is not None:
         score = _score(model, metric, values, labels)
     if out is not None:
-        table.to_csv(out, index=False)
+        try:
+            table.to_csv(out, index=False)
+        except OSError as exc:
+            raise ConfigError(f"{out}: cannot write the predictions: {exc}") from exc
     return Predictions(table, len(rows) / seconds, score, metric.name)
 
 
 def _score(model: Model, metric: Metric, values: np.ndarray, labels: np.ndarray) -> float | None:
     """The metric on rows whose labels are known to the model (``None`` when some are not)."""
     if model.classes is None:
-        return float(metric.score(np.asarray(labels, dtype=np.float64), values))
+        targets = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy(dtype=np.float64)
+        return float(metric.score(targets, values)) if np.isfinite(targets).all() else None
     index = {name: i for i, name in enumerate(model.classes)}
     names = [str(label) for label in labels]
     if any(name not in index for name in names):

@@ -14,6 +14,8 @@ __all__ = ["SearchProgress"]
 
 
 def _best(study: optuna.Study) -> str:
+    if len(study.directions) > 1:
+        return f"- (Pareto front of {len(study.best_trials)})"
     try:
         return f"{study.best_value:.4f}"
     except ValueError:  # no complete trial yet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -14,7 +14,7 @@ from automl.holdout import ATTR as HOLDOUT_ATTR
 from automl.storage import open_storage
 from automl.study import spec_of
 
-__all__ = ["StudyRow", "failures", "leaderboard", "list_studies", "summarize"]
+__all__ = ["StudyRow", "failures", "leaderboard", "list_studies", "pareto_front", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class StudyRow:
     folds: int | None = None
     holdout: dict[str, Any] | None = None
     holdout_rows: bool = False
+    #: The metric, then the costs of an accuracy-vs-cost study (:mod:`automl.costs`); ``[metric]`` otherwise.
+    objectives: list[str] = field(default_factory=list)
 
 
 def summarize(study: optuna.Study) -> StudyRow:
@@ -55,6 +57,7 @@ def summarize(study: optuna.Study) -> StudyRow:
         folds=spec.get("folds"),
         holdout=study.user_attrs.get(HOLDOUT_ATTR),
         holdout_rows=bool(spec.get("holdout")),
+        objectives=[spec.get("metric", "?"), *spec.get("costs", [])],
     )
 
 
@@ -72,6 +75,15 @@ def leaderboard(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
     reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """The Pareto-optimal complete trials of a multi-objective study, best metric first (for a single-objective
+    study: its best trial)."""
+    if len(study.directions) == 1:
+        return leaderboard(study, 1)
+    sign = -1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1
+    return sorted(study.best_trials, key=lambda t: (sign * t.values[0], *t.values[1:]))
 
 
 def failures(study: optuna.Study) -> list[tuple[int, Any]]:

@@ -108,7 +108,8 @@ class TrialRunner:
     """Runs configurations of one study: its data, fixed splits, metric and candidate plugins.
 
     ``seed`` is the study's seed (trial ``n`` trains with ``seed + 1000 * n``, fold ``f`` adds ``f``);
-    ``timeout`` (seconds) fails a trial that runs longer (:class:`TrialTimeoutError`, main thread only).
+    ``timeout`` (seconds) fails a trial that runs longer (:class:`TrialTimeoutError`, main thread only);
+    ``costs`` are measured on each trial's first-fold model (:mod:`automl.costs`) and recorded as ``costs``.
     """
 
     dataset: Dataset
@@ -117,14 +118,15 @@ class TrialRunner:
     candidates: Candidates
     seed: int
     timeout: float | None = None
+    costs: tuple[str, ...] = ()
 
     def run(self, params: Mapping[str, Any], reporter: Reporter, resources: Resources, number: int) -> CVResult:
         """Cross-validate the configuration ``params`` stand for, as trial number ``number``.
 
-        Records on ``reporter``: ``resources``, then ``fold_scores``, ``cv_std`` and ``fit_seconds`` (the folds
-        done so far when the trial stops early or fails), ``fail_reason`` on a failure. Raises
-        :class:`TrialStopped` when the reporter says stop, ``KeyboardInterrupt`` on a stop request, and any
-        error of the configuration itself (recorded first).
+        Records on ``reporter``: ``resources``, then ``fold_scores`` (the folds done so far when the trial stops
+        early or fails), ``cv_std``, ``fit_seconds`` and ``costs`` (when asked for); ``fail_reason`` on a
+        failure. Raises :class:`TrialStopped` when the reporter says stop, ``KeyboardInterrupt`` on a stop
+        request, and any error of the configuration itself (recorded first).
         """
         folds = FoldReporter(reporter, self.metric)
         try:
@@ -143,7 +145,7 @@ class TrialRunner:
                 reporter.set_attr(RESOURCES_ATTR, resources.record(threads))
                 with interrupt.raising():  # Ctrl-C stops the fit at once here, where it is recorded
                     result = cross_validate(config, self.dataset, self.splits, self.metric, folds,
-                                            seed=self.seed + 1000 * number, device=device)
+                                            seed=self.seed + 1000 * number, device=device, costs=self.costs)
         except TrialStopped:
             reporter.set_attr("fold_scores", folds.scores)
             raise
@@ -158,4 +160,6 @@ class TrialRunner:
         reporter.set_attr("fold_scores", result.fold_scores)
         reporter.set_attr("cv_std", result.std)
         reporter.set_attr("fit_seconds", [round(s, 3) for s in result.fit_seconds])
+        if result.costs:
+            reporter.set_attr("costs", result.costs)
         return result

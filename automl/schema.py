@@ -74,10 +74,21 @@ def _table(schema: dict[str, Any], rows: Any, where: str) -> pd.DataFrame:
                 raise DataError(f"{where}: column {column['name']!r} holds numbers, but row {row} has "
                                 f"{values.iloc[row]!r}")
             values = numbers
-        elif column["type"] == "category" and pd.api.types.is_numeric_dtype(values):
+        elif column["type"] == "category" and pd.api.types.is_bool_dtype(values):
             values = values.astype(object)
+        elif column["type"] == "category" and pd.api.types.is_numeric_dtype(values):
+            # A search reads a category column as text ("1", "x"); a file whose column holds only numbers must give
+            # the same text, or every value would be a category the model never saw.
+            values = values.map(_category_text, na_action="ignore").astype(object)
         out[column["name"]] = values
     return pd.DataFrame(out)
+
+
+def _category_text(value: Any) -> str:
+    """A number in a category column as a file spells it: ``1`` and ``1.0`` (an int column with a gap) as ``"1"``."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _images(schema: dict[str, Any], rows: Any, where: str) -> np.ndarray:

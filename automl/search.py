@@ -14,6 +14,7 @@ import pandas as pd
 
 from automl import __version__
 from automl.backends import get_backend
+from automl.costs import parse_objectives
 from automl.cv import splits_digest
 from automl.devices import validate_device
 from automl.exceptions import ConfigError
@@ -63,6 +64,18 @@ class SearchResult:
         return self.study.trials_dataframe(**kwargs)
 
 
+def _multi_objective_pruner(pruner: str | None, sampler: str, backend: str) -> str:
+    """The pruner of a multi-objective search (``none``), after refusing what cannot run one."""
+    if pruner not in (None, "none"):
+        raise ConfigError(f"pruner {pruner!r} cannot prune a multi-objective search (Optuna prunes single-objective "
+                          "studies only); leave --pruner out")
+    if sampler == "cmaes":
+        raise ConfigError("sampler 'cmaes' is single-objective; use tpe, random or gp with --objectives")
+    if backend != "optuna":
+        raise ConfigError(f"--objectives runs on the optuna backend, not {backend!r}")
+    return "none"
+
+
 def _check_options(task: str, n_trials: int, timeout: float | None, folds: int, seed: int, sampler: str,
                    pruner: str, device: str, threads: int | None, selection: Selection, n_jobs: int | None,
                    trial_timeout: float | None) -> None:
@@ -110,7 +123,7 @@ def search(
     study: str | None = None,
     storage: str | None = None,
     sampler: str = "tpe",
-    pruner: str = "median",
+    pruner: str | None = None,
     models: Sequence[str] | None = None,
     optimizers: Sequence[str] | None = None,
     regularizers: Sequence[str] | None = None,
@@ -125,6 +138,7 @@ def search(
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
     holdout: float | None = None,
+    objectives: Sequence[str] | None = None,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -140,7 +154,8 @@ def search(
         folds, seed: k of the k-fold CV; the seed fixes the splits and seeds sampler and training.
         study: study name (default ``"<task>-<dataset>"``). storage: SQLAlchemy URL (default
             ``$AUTOML_STORAGE`` or ``sqlite:///studies/automl.db``; ``postgresql+psycopg://...`` for many machines).
-        sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median``, ``percentile`` or ``none``.
+        sampler: ``tpe``, ``random``, ``cmaes`` or ``gp``. pruner: ``median`` (the default), ``percentile`` or
+            ``none`` (the only one, and the default, of a multi-objective search).
         models, optimizers, regularizers: restrict the plugins the search may choose. Without ``models``, heavy
             models (:attr:`automl.protocols.ModelPlugin.heavy`) join only when trials get a GPU, and a probability
             metric leaves out models without class probabilities.
@@ -163,8 +178,13 @@ def search(
         holdout: fraction of the rows (e.g. ``0.2``) set aside before any trial, stratified and fixed by the seed;
             after the search the best configuration is refitted on the other rows and scored on these, and the
             score is stored on the study apart from the CV score (see :mod:`automl.holdout`).
+        objectives: an accuracy-vs-cost search: the metric, then costs to minimize (``["accuracy", "latency"]``;
+            costs: ``latency``, ``size``, ``params``, see :mod:`automl.costs`). The study is multi-objective: it
+            keeps a Pareto front (``study.best_trials``), prunes nothing, and runs on the ``optuna`` backend.
     """
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
+    metric, costs = parse_objectives(objectives, metric)
+    pruner = _multi_objective_pruner(pruner, sampler, backend) if costs else pruner or "median"
     selection = Selection(*(tuple(x) if x is not None else None for x in (models, optimizers, regularizers)))
     _check_options(task, n_trials, timeout, folds, seed, sampler, pruner, device, threads, selection, n_jobs,
                    trial_timeout)
@@ -186,13 +206,13 @@ def search(
     identity = StudySpec(task=task, dataset=dataset.name, source=dataset.source, fingerprint=dataset.fingerprint,
                          kind=dataset.kind, metric=score.name, direction=score.direction, folds=folds, seed=seed,
                          splits=splits_digest(workload.splits), space=space_signature(cands), holdout=held_out,
-                         data=asdict(ref), automl_version=__version__)
+                         data=asdict(ref), costs=list(costs), automl_version=__version__)
     job = SearchJob(study=study or default_study_name(task, dataset.name), storage=resolve_url(storage), data=ref,
                     metric=score.name, identity=identity, models=tuple(r.name for r in cands.models),
                     optimizers=tuple(r.name for r in cands.optimizers),
                     regularizers=tuple(r.name for r in cands.regularizers), n_trials=n_trials, timeout=timeout,
                     folds=folds, seed=seed, sampler=sampler, pruner=pruner, device=device, threads=threads,
-                    trial_timeout=trial_timeout, n_jobs=n_jobs, holdout=holdout, options=options)
+                    trial_timeout=trial_timeout, n_jobs=n_jobs, holdout=holdout, costs=costs, options=options)
     outcome = runner.run(job, workload, progress=progress)
     if workload.held_out is not None:
         score_holdout(outcome.study, workload, device=device)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 import optuna
@@ -39,14 +39,17 @@ class StudySpec:
     #: Where the data comes from (:class:`automl.job.DataRef` fields), so that a refit reads it again; not checked
     #: (the fingerprint is).
     data: dict[str, Any] = field(default_factory=dict)
+    #: Costs minimized next to the metric (:mod:`automl.costs`), in objective order; empty: one objective.
+    costs: list[str] = field(default_factory=list)
     #: The automl version that created the study, and the Optuna storage schema (alembic revision) it was created
     #: in. Neither is checked on resume: a newer automl opens an older study (see docs/reliability.md).
     automl_version: str = ""
     storage_schema: str = ""
 
 
-_CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits", "holdout")
-_DEFAULTS = {f.name: f.default for f in fields(StudySpec)}  # what a study made before a field existed holds
+_CHECKED = ("task", "fingerprint", "kind", "metric", "folds", "seed", "splits", "holdout", "costs")
+#: What a study made before a field existed holds for it.
+_DEFAULTS = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default for f in fields(StudySpec)}
 
 
 def validate_study_name(name: str) -> str:
@@ -72,6 +75,9 @@ def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None
     if stored.get("fingerprint") != spec.fingerprint:
         diffs.insert(0, f"dataset {stored.get('dataset')!r} from {stored.get('source')!r}")
     hints = []
+    if stored.get("costs") != spec.costs:
+        hints.append(f"--objectives {','.join([stored.get('metric'), *stored['costs']])}" if stored.get("costs")
+                     else "no --objectives")
     if stored.get("holdout") != spec.holdout:
         fraction = str(stored.get("holdout") or "").partition(":")[0]
         hints.append(f"--holdout {fraction}" if fraction else "no --holdout")
@@ -93,13 +99,15 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
                sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner) -> optuna.Study:
     """Create the study ``name`` for ``spec``, or load it after checking it was created for the same ``spec``."""
     validate_study_name(name)
-    study = optuna.create_study(storage=storage, study_name=name, direction=spec.direction, sampler=sampler,
-                                pruner=pruner, load_if_exists=True)
+    wanted = [spec.direction, *["minimize"] * len(spec.costs)]
+    study = optuna.create_study(storage=storage, study_name=name, directions=wanted, sampler=sampler, pruner=pruner,
+                                load_if_exists=True)
     stored = study.user_attrs.get(ATTR)
-    if len(study.directions) != 1 or study.direction.name.lower() != spec.direction:
-        directions = "/".join(d.name.lower() for d in study.directions)
-        raise StudyMismatchError(f"study {name!r} optimizes {directions}, but metric {spec.metric!r} needs "
-                                 f"{spec.direction}; use another --study name")
+    directions = [d.name.lower() for d in study.directions]
+    if directions != wanted:
+        objectives = ", ".join([spec.metric, *spec.costs])
+        raise StudyMismatchError(f"study {name!r} optimizes {'/'.join(directions)}, but this search "
+                                 f"({objectives}) needs {'/'.join(wanted)}; use another --study name")
     if stored is None:
         if study.trials:
             raise StudyMismatchError(f"study {name!r} exists but was not created by automl; use another --study name")

@@ -149,3 +149,18 @@ def refitted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Refitt
         return made[model]
 
     return make
+
+
+@pytest.fixture
+def moons_csv(tmp_path: Path) -> Path:
+    """600 rows of two interleaved half-moons (plus 4 noise columns) as a CSV with a ``label`` column: a linear
+    model reaches about 0.87, trees and neighbours about 0.9 and more, at a higher cost."""
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(600, noise=0.25, random_state=0)
+    noise = np.random.default_rng(0).normal(size=(600, 4))
+    frame = pd.DataFrame(np.hstack([X, noise]), columns=list("abcdef"))
+    frame["label"] = np.where(y == 1, "yes", "no")
+    path = tmp_path / "moons.csv"
+    frame.to_csv(path, index=False)
+    return path

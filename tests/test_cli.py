@@ -308,6 +308,8 @@ def test_show_prints_best_params_and_per_fold_scores(searched: Searched) -> None
         assert row[4] == " ".join(f"{s:.4f}" for s in scores)
         assert row[1] == f"{trial.value:.4f}" and row[3] == HGB
     assert "failed #" not in result.stdout
+    assert "3-fold CV" in result.stdout and "no held-out rows (automl search --holdout 0.2 sets some aside)" \
+        in result.stdout
 
 
 def test_show_lists_failed_trials_with_their_reason(copy_url: str) -> None:
@@ -368,3 +370,57 @@ def test_plugins_list_kind_filter() -> None:
     assert set(table.column(1)) == {"optimizer"}
     assert set(table.column(0)) == {name for name, kind in BUILTINS.items() if kind == "optimizer"}
     assert_one_error_line(invoke("plugins", "list", "--kind", "sampler"), "unknown plugin kind 'sampler'")
+
+
+# -- the model lifecycle: search --holdout → refit → predict ------------------------------------------------------
+
+
+def test_search_holdout_refit_predict_reproduces_the_held_out_score(tmp_path: Path) -> None:
+    """The acceptance path of a new user: the score `automl predict` prints on the held-out rows `automl refit`
+    wrote is the held-out score `automl search` and `automl show` print."""
+    csv, url = write_blobs(tmp_path / "blobs.csv"), f"sqlite:///{tmp_path / 'studies.db'}"
+    searched = invoke(*search_args(csv, url, models="linear", n_trials="3", holdout="0.25"))
+    assert searched.exit_code == 0, searched.output
+    study = optuna.load_study(study_name="s", storage=url)
+    held = study.user_attrs["automl.holdout"]
+    line = f"held-out {held['score']:.4f} (trial {held['trial']}, 30 rows)"
+    assert line in invoke("show", "s", "--storage", url).stdout
+    refit = invoke("refit", "s", "--storage", url, "--out", str(tmp_path / "model"), "--holdout-data",
+                   str(tmp_path / "held.csv"))
+    assert refit.exit_code == 0, refit.output
+    rows = {row[0]: row[1] for row in tables(refit.stdout)[0].rows}
+    assert rows["held-out accuracy"] == f"{held['score']:.4f} (30 rows)" and rows["fitted on"] == "90 rows"
+    predicted = invoke("predict", str(tmp_path / "model"), "--data", str(tmp_path / "held.csv"), "--out",
+                       str(tmp_path / "preds.csv"))
+    assert predicted.exit_code == 0, predicted.output
+    assert f"accuracy on their labels: {held['score']:.4f}" in predicted.stderr
+    assert len(pd.read_csv(tmp_path / "preds.csv")) == 30
+
+
+def test_refit_and_predict_refuse_bad_input_with_one_line(searched: Searched, tmp_path: Path) -> None:
+    assert_one_error_line(invoke("refit", "s", "--storage", searched.url, "--trial", "99"), "has no trial 99")
+    assert_one_error_line(invoke("refit", "s", "--storage", searched.url, "--holdout-data", str(tmp_path / "h.csv"),
+                                 "--out", str(tmp_path / "m")), "has no held-out rows")
+    assert_one_error_line(invoke("predict", str(tmp_path), "--data", str(searched.csv)), "not a model directory")
+    assert not (tmp_path / "m").exists()
+
+
+def test_an_accuracy_cost_search_prints_its_pareto_front(moons_csv: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    searched = invoke(*search_args(moons_csv, url, models="linear,k_neighbors", n_trials="4", folds="2",
+                                   objectives="accuracy,params"))
+    assert searched.exit_code == 0, searched.output
+    study = optuna.load_study(study_name="s", storage=url)
+    front = automl.report.pareto_front(study)
+    (table,) = tables(searched.stdout)
+    assert table.header == ["#", "CV accuracy", "params", "model"]
+    assert table.column(0) == [str(t.number) for t in front]
+    assert table.column(2) == [f"{t.values[1]:,.0f}" for t in front]
+    shown = invoke("show", "s", "--storage", url)
+    assert "Pareto front below" in shown.stdout and tables(shown.stdout)[0].rows == table.rows
+    assert_one_error_line(invoke("refit", "s", "--storage", url), "choose a trial with --trial",
+                          f"(the Pareto front: {', '.join(str(t.number) for t in study.best_trials)})")
+    refit = invoke("refit", "s", "--storage", url, "--trial", str(front[0].number), "--out", str(tmp_path / "m"))
+    assert refit.exit_code == 0, refit.output
+    assert_one_error_line(invoke(*search_args(moons_csv, url, objectives="latency,accuracy")),
+                          "objectives start with the metric")

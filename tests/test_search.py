@@ -223,7 +223,7 @@ def test_an_empty_restriction_is_refused(blobs_csv: Path, storage: str) -> None:
 
 def test_an_empty_foreign_study_with_the_other_direction_is_refused(blobs_csv: Path, storage: str) -> None:
     optuna.create_study(storage=storage, study_name="s", direction="minimize")
-    with pytest.raises(StudyMismatchError, match="optimizes minimize, but metric 'accuracy' needs maximize"):
+    with pytest.raises(StudyMismatchError, match=r"optimizes minimize, but this search \(accuracy\) needs maximize"):
         _search(blobs_csv, storage)
 
 

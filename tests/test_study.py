@@ -31,6 +31,15 @@ def test_a_study_written_before_the_schema_was_recorded_still_opens() -> None:
     check_compatible("s", stored, replace(SPEC, automl_version="0.2.0", storage_schema="v3.2.0.a"))
 
 
+def test_a_study_made_before_holdouts_and_objectives_resumes_with_neither() -> None:
+    stored = {k: v for k, v in asdict(SPEC).items() if k not in ("holdout", "data", "costs")}
+    check_compatible("s", stored, SPEC)
+    with pytest.raises(StudyMismatchError, match=r"holdout '' \(this run: '0.2:abc'\)"):
+        check_compatible("s", stored, replace(SPEC, holdout="0.2:abc"))
+    with pytest.raises(StudyMismatchError, match=r"costs \[\] \(this run: \['size'\]\).*they were: no --objectives"):
+        check_compatible("s", stored, replace(SPEC, costs=["size"]))
+
+
 def test_same_spec_is_compatible_and_version_changes_do_not_matter() -> None:
     stored = asdict(SPEC)
     check_compatible("s", stored, replace(SPEC, automl_version="9.9",

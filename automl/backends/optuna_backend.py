@@ -37,18 +37,21 @@ __all__ = ["OptunaBackend", "OptunaObjective", "OptunaReporter"]
 
 
 class OptunaReporter:
-    """A :class:`~automl.reporter.Reporter` writing to an Optuna trial; stopping is the study's pruner's call."""
+    """A :class:`~automl.reporter.Reporter` writing to an Optuna trial; stopping is the study's pruner's call.
+    Trials of a multi-objective study report nothing and never stop (Optuna prunes single-objective studies only)."""
 
     def __init__(self, trial: optuna.Trial) -> None:
         self.trial = trial
+        self.prunable = len(trial.study.directions) == 1
 
     def report(self, value: float, step: int) -> None:
-        """``trial.report``."""
-        self.trial.report(value, step)
+        """``trial.report`` (single-objective studies)."""
+        if self.prunable:
+            self.trial.report(value, step)
 
     def should_stop(self) -> bool:
-        """``trial.should_prune()``."""
-        return self.trial.should_prune()
+        """``trial.should_prune()`` (single-objective studies)."""
+        return self.prunable and self.trial.should_prune()
 
     def set_attr(self, key: str, value: Any) -> None:
         """``trial.set_user_attr``."""
@@ -57,13 +60,14 @@ class OptunaReporter:
 
 @dataclass
 class OptunaObjective:
-    """Callable ``trial -> mean CV score`` for :meth:`optuna.Study.optimize`: note the worker on the trial, sample
-    the configuration, run it; a stop becomes ``optuna.TrialPruned``, a failure fails this trial only."""
+    """Callable ``trial -> mean CV score`` (and costs, see :mod:`automl.costs`) for :meth:`optuna.Study.optimize`:
+    note the worker on the trial, sample the configuration, run it; a stop becomes ``optuna.TrialPruned``, a
+    failure fails this trial only."""
 
     runner: TrialRunner
     resources: Resources
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
         record_worker(trial)
         try:
             compose(trial, self.runner.candidates)
@@ -71,7 +75,8 @@ class OptunaObjective:
             trial.set_user_attr(FAIL_REASON, fail_reason(exc))
             raise
         try:
-            return self.runner.run(trial.params, OptunaReporter(trial), self.resources, trial.number).mean
+            result = self.runner.run(trial.params, OptunaReporter(trial), self.resources, trial.number)
+            return result.values if self.runner.costs else result.mean
         except TrialStopped as exc:
             raise optuna.TrialPruned(str(exc)) from None
 
@@ -150,7 +155,7 @@ class OptunaBackend:
     def optimize(
         self,
         study: optuna.Study,
-        objective: Callable[[optuna.Trial], float],
+        objective: Callable[[optuna.Trial], float | list[float]],
         *,
         n_trials: int,
         timeout: float | None,
