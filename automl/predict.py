@@ -3,9 +3,11 @@ write labels (and class probabilities), and score the predictions when the file 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,10 +17,22 @@ from automl.metrics import Metric, get_metric
 from automl.model import Model
 from automl.schema import read_rows
 
-__all__ = ["BATCH", "Predictions", "predict_file"]
+__all__ = ["BATCH_BYTES", "Predictions", "batch_rows", "predict_file"]
 
-#: Rows per batch.
-BATCH = 4096
+#: About how much raw input one batch holds: batches of a few thousand rows cost a table model 2-3 times its
+#: throughput (per-batch featurizer overhead, see docs/benchmarks.md), so tables and small images go in large batches.
+BATCH_BYTES = 32 * 2**20
+#: Rows of one batch of texts (their size is not known before reading them).
+TEXT_BATCH = 4096
+
+
+def batch_rows(schema: dict[str, Any]) -> int:
+    """Rows per batch for inputs of ``schema``: :data:`BATCH_BYTES` of float32 pixels or float64 table cells (at
+    least 64 rows), or :data:`TEXT_BATCH` texts."""
+    if schema["kind"] == "texts":
+        return TEXT_BATCH
+    row_bytes = 4 * math.prod(schema["shape"]) if schema["kind"] == "images" else 8 * len(schema["columns"])
+    return max(64, BATCH_BYTES // max(row_bytes, 1))
 
 
 @dataclass(frozen=True)
@@ -37,14 +51,16 @@ def _take(rows: object, start: int, stop: int) -> object:
 
 
 def predict_file(model: Model, data: str | Path, *, out: str | Path | None = None, proba: bool = False,
-                 progress: bool = False, batch: int = BATCH) -> Predictions:
+                 progress: bool = False, batch: int | None = None) -> Predictions:
     """Predict every row of ``data`` (CSV/TSV/Parquet/JSONL, an image folder or .npz) with ``model``; with ``out``,
-    write a CSV of the predictions (column ``prediction``, and ``proba_<class>`` columns with ``proba``)."""
+    write a CSV of the predictions (column ``prediction``, and ``proba_<class>`` columns with ``proba``). Rows go to
+    the model ``batch`` at a time (default: :func:`batch_rows`); ``progress`` shows a bar when there are several."""
     if proba and model.classes is None:
         raise ConfigError("--proba applies to classification models; this one predicts values")
     if out is not None and not Path(out).parent.is_dir():  # before the work, not after it
         raise ConfigError(f"{out}: no folder {Path(out).parent} to write the predictions in")
     rows, labels = read_rows(model.card["schema"], Path(data))
+    batch = batch or batch_rows(model.card["schema"])
     outputs = []
     start = time.perf_counter()
     chunks = range(0, len(rows), batch)

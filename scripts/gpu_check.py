@@ -10,6 +10,9 @@ check:
    ``cuda:*`` device and each worker index its own GPU (round robin); trials per minute against ``n_jobs=1``.
 4. ``sentence_embeddings``' encoder follows the trial's device (:func:`automl.devices.trial_device`), if the
    transformers extra is installed.
+5. The model lifecycle on the GPU: a small_cnn study with a holdout refitted on ``cuda``, loaded on ``cuda`` and
+   on the CPU: both reproduce the stored held-out score; batch prediction rows/s on each; a ``dynamic-int8``
+   copy loaded with ``device="cuda"`` runs on the CPU and predicts.
 
 The ray backend cannot be checked this way where Ray's wheel cannot be brought to the GPU machine.
 
@@ -25,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import torch
 
@@ -57,6 +61,39 @@ def search_rate(n_jobs: int, trials: int, storage: str) -> tuple[float, list[dic
                            pruner="none", storage=storage, study=f"gpu-{n_jobs}")
     minutes = (time.perf_counter() - start) / 60
     return trials / minutes, [t.user_attrs["resources"] for t in result.study.trials]
+
+
+def lifecycle() -> None:
+    """Check 5 of the module docstring."""
+    from automl.compress import compress
+    from automl.holdout import ATTR
+    from automl.predict import predict_file
+    from automl.refit import write_holdout
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        study = automl.search("vision", models=["small_cnn"], n_trials=2, folds=2, holdout=0.2, device="cuda",
+                              storage=f"sqlite:///{root / 'm.db'}", study="m").study
+        automl.refit(study, out=root / "model", device="cuda")
+        rows = write_holdout(study, root / "held_out.npz")
+        big = root / "big.npz"
+        held = np.load(rows, allow_pickle=False)
+        np.savez(big, X=np.tile(held["X"], (100, 1, 1, 1)), y=np.tile(held["y"], 100))
+        rates = {}
+        for device in ("cuda", "cpu"):
+            model = automl.load_model(root / "model", device=device)
+            done = predict_file(model, rows)
+            check(done.score == study.user_attrs[ATTR]["score"],
+                  f"a model loaded on {device} reproduces the held-out score ({done.score} vs "
+                  f"{study.user_attrs[ATTR]['score']})")
+            predict_file(model, big)  # warm-up
+            rates[device] = predict_file(model, big).rows_per_second
+        lines.append(f"\n| small_cnn, automl predict of {len(held['y']) * 100:,} digits | rows/s |\n|---|---:|\n"
+                     + "".join(f"| {device} | {rate:,.0f} |\n" for device, rate in rates.items()))
+        compress(root / "model", "dynamic-int8", root / "int8")
+        quantized = automl.load_model(root / "int8", device="cuda")
+        check(quantized.fitted.device == "cpu" and predict_file(quantized, rows).score is not None,
+              "a dynamic-int8 model asked for cuda runs on the CPU")
 
 
 def main() -> None:
@@ -104,6 +141,8 @@ def main() -> None:
         check(vectors.shape[0] == 2, "sentence_embeddings encodes on the trial's device")
     except ImportError as exc:
         lines.append(f"- skipped: sentence_embeddings ({exc})")
+
+    lifecycle()
 
     report = "\n".join(lines) + "\n"
     print(report)

@@ -18,7 +18,7 @@ import automl
 from automl.exceptions import ConfigError, DataError
 from automl.metrics import get_metric
 from automl.model import Model
-from automl.predict import Predictions, predict_file
+from automl.predict import BATCH_BYTES, Predictions, batch_rows, predict_file
 from automl.refit import write_holdout
 
 if TYPE_CHECKING:  # (for type hints only: importing conftest here would load a second copy of it)
@@ -243,3 +243,11 @@ def test_cli_predict_out_in_a_missing_folder_is_one_error_line(mlp: Refitted, ro
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_batches_hold_about_the_same_bytes_whatever_the_rows() -> None:
+    table = {"kind": "table", "columns": [{"name": str(i), "type": "number"} for i in range(8)]}
+    assert batch_rows(table) == BATCH_BYTES // 64
+    assert batch_rows({"kind": "images", "shape": [1, 8, 8]}) == BATCH_BYTES // 256
+    assert batch_rows({"kind": "images", "shape": [3, 2048, 2048]}) == 64  # never fewer
+    assert batch_rows({"kind": "texts", "text_column": "text"}) == 4096
