@@ -94,16 +94,17 @@ def _scores_line(row: automl.report.StudyRow) -> str:
     return f"{line} · no held-out rows (automl search --holdout 0.2 sets some aside)"
 
 
-def _front_table(row: automl.report.StudyRow, front: list[optuna.trial.FrozenTrial], title: str) -> Table:
-    """The Pareto front of an accuracy-vs-cost study: a row per trial, its metric and costs."""
+def _print_front(row: automl.report.StudyRow, front: list[optuna.trial.FrozenTrial]) -> None:
+    """The Pareto front of an accuracy-vs-cost study: a row per trial, its metric and costs; then how to refit one."""
     names = {"latency": "latency ms", "size": "size KiB", "params": "params"}
     table = Table("#", f"CV {row.metric}", *(names[c] for c in row.objectives[1:]), "model",
-                  title=f"{title}\nPareto front ({len(front)} trials; automl refit {row.name} --trial N)")
+                  title=f"Pareto front: {len(front)} trials")
     for trial in front:
         costs = [f"{v:.2f}" if c == "latency" else f"{v / 1024:,.1f}" if c == "size" else f"{v:,.0f}"
                  for c, v in zip(row.objectives[1:], trial.values[1:])]
         table.add_row(str(trial.number), _fmt(trial.values[0]), *costs, str(trial.params.get("model", "?")))
-    return table
+    out.print(table)
+    out.print(f"refit one of them: automl refit {row.name} --trial N", highlight=False)
 
 
 @app.command()
@@ -173,7 +174,8 @@ def search(
             if quiet:
                 out.print(f"{row.name}: Pareto front of {len(front)} trials ({counts})", highlight=False)
             else:
-                out.print(_front_table(row, front, f"study {row.name}  ({display_url(result.storage)}): {counts}"))
+                out.print(f"study {row.name} ({display_url(result.storage)}): {counts}", highlight=False)
+                _print_front(row, front)
         elif quiet:
             out.print(f"{row.name}: best {row.metric} {best}{held_out} ({counts})", highlight=False)
         else:
@@ -235,7 +237,8 @@ def show(
         out.print(f"[bold]{row.name}[/bold]  task {row.task}, dataset {row.dataset}, {row.metric} ({row.direction})")
         out.print(_scores_line(row), highlight=False)
         if len(row.objectives) > 1:
-            out.print(_front_table(row, automl.report.pareto_front(opened), f"objectives {', '.join(row.objectives)}"))
+            out.print(f"objectives: {', '.join(row.objectives)}", highlight=False)
+            _print_front(row, automl.report.pareto_front(opened))
         else:
             _print_leaderboard(row, automl.report.leaderboard(opened, top))
         failed = automl.report.failures(opened)

@@ -10,27 +10,30 @@ it was fitted on would flatter both).
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from automl.artifacts import CARD, load_model, save_model, write_card
 from automl.compression import check_method, compress_module
+from automl.costs import LATENCY_ROWS, latency_ms
 from automl.cv import make_splits
-from automl.datasets import Dataset, subset
+from automl.datasets import subset
 from automl.devices import resolve_device
 from automl.exceptions import ConfigError
-from automl.metrics import Metric, get_metric
+from automl.features import take
+from automl.metrics import get_metric
 from automl.model import FittedModel, Model, fit
 from automl.refit import study_rows
 from automl.training import Trained
 
 __all__ = ["Comparison", "compress"]
 
-#: Rows of one latency batch, and how many timed runs (after one warm-up) give its median.
-LATENCY_ROWS, LATENCY_RUNS = 256, 7
+#: Timed runs (after one warm-up) whose median is a model's latency on a batch of
+#: :data:`automl.costs.LATENCY_ROWS` rows.
+LATENCY_RUNS = 7
 
 
 @dataclass(frozen=True)
@@ -50,22 +53,6 @@ def _compressed(fitted: FittedModel, method: str) -> FittedModel:
     module = compress_module(trained.module, method)
     return FittedModel(fitted.config, fitted.problem,
                        trained=Trained(module, trained.classification, trained.y_mean, trained.y_std), device="cpu")
-
-
-def _latency_ms(fitted: FittedModel, rows: Any) -> float:
-    fitted.outputs(rows)  # warm-up
-    times = []
-    for _ in range(LATENCY_RUNS):
-        start = time.perf_counter()
-        fitted.outputs(rows)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
-def _score(fitted: FittedModel, rows: Dataset, metric: Metric) -> float:
-    outputs = fitted.outputs(rows.X)
-    return float(metric.score(rows.y, outputs.argmax(axis=1) if rows.kind == "classification"
-                              and not metric.needs_proba else outputs))
 
 
 def _size(directory: Path, card: dict[str, Any]) -> int:
@@ -104,13 +91,13 @@ def compress(model_dir: str | Path, method: str, out: str | Path, *, device: str
     compressed = Model(_compressed(original.fitted, method),
                        {**card, "compression": {"method": method, "from": str(source)}})
     target = save_model(compressed, out)
-    batch = valid.X.iloc[:LATENCY_ROWS] if hasattr(valid.X, "iloc") else valid.X[:LATENCY_ROWS]
+    batch = take(valid.X, np.arange(min(LATENCY_ROWS, len(valid))))
     comparison = [
-        {"model": "original", "size_bytes": _size(source, card), "latency_ms": _latency_ms(original.fitted, batch),
-         "metric": _score(before, valid, metric)},
-        {"model": method, "size_bytes": _size(target, compressed.card),
-         "latency_ms": _latency_ms(compressed.fitted, batch),
-         "metric": _score(_compressed(before, method), valid, metric)},
+        {"model": label, "size_bytes": size, "latency_ms": latency_ms(served, batch, LATENCY_RUNS),
+         "metric": scored.score(valid.X, valid.y, metric)}
+        for label, size, served, scored in (
+            ("original", _size(source, card), original.fitted, before),
+            (method, _size(target, compressed.card), compressed.fitted, _compressed(before, method)))
     ]
     compressed.card["compression"]["report"] = {"metric": metric.name, "evaluated_on": evaluated_on,
                                                 "rows": comparison}

@@ -31,7 +31,7 @@ from automl.metrics import METRICS
 if TYPE_CHECKING:
     from automl.model import FittedModel
 
-__all__ = ["COSTS", "LATENCY_ROWS", "LATENCY_RUNS", "UNITS", "measure", "parse_objectives"]
+__all__ = ["COSTS", "LATENCY_ROWS", "LATENCY_RUNS", "UNITS", "latency_ms", "measure", "parse_objectives"]
 
 #: The costs an objective list may name, each minimized.
 COSTS = ("latency", "size", "params")
@@ -64,10 +64,12 @@ def parse_objectives(objectives: Sequence[str] | None, metric: str | None) -> tu
     return first, tuple(costs)
 
 
-def _latency_ms(model: FittedModel, rows: Any) -> float:
+def latency_ms(model: FittedModel, rows: Any, runs: int = LATENCY_RUNS) -> float:
+    """Milliseconds ``model`` takes to predict ``rows`` (raw rows in, outputs out): the median of ``runs`` timed
+    runs after a warm-up."""
     model.outputs(rows)  # warm-up
     times = []
-    for _ in range(LATENCY_RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         model.outputs(rows)
         times.append(time.perf_counter() - start)
@@ -101,7 +103,7 @@ def measure(model: FittedModel, rows: Any, costs: Sequence[str]) -> dict[str, fl
     measured: dict[str, float] = {}
     for cost in costs:
         if cost == "latency":
-            measured[cost] = _latency_ms(model, rows)
+            measured[cost] = latency_ms(model, rows)
         elif cost == "size":
             from automl.artifacts import model_files
 

@@ -16,8 +16,10 @@ import contextlib
 import copy
 import dataclasses
 import io
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,18 @@ class Exported:
     max_abs_diff: float
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Keep the logger ``name`` to errors for a while (torch's exporter logs a warning per missing torchvision op)."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def _torch_export(model: Model, rows: Any, path: Path) -> Exported:
     import torch
 
@@ -58,7 +72,7 @@ def _torch_export(model: Model, rows: Any, path: Path) -> Exported:
     example = torch.as_tensor(features, dtype=dtype)
     batch = torch.export.Dim("rows", min=1)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logger("torch.onnx"):
             warnings.simplefilter("ignore")
             # external_data=False: one self-contained file (by default the weights go to a separate <out>.data)
             torch.onnx.export(module, (example,), str(path), input_names=["features"], output_names=["scores"],

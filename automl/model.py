@@ -24,6 +24,7 @@ from automl.schema import conform
 if TYPE_CHECKING:
     import torch
 
+    from automl.metrics import Metric
     from automl.space import Config
     from automl.training import EpochCallback, Trained
 
@@ -73,6 +74,12 @@ class FittedModel:
     def outputs(self, X: Any) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` or values ``(n,)`` for raw rows ``X``."""
         return self.featurized_outputs(self.featurize(X))
+
+    def score(self, X: Any, y: np.ndarray, metric: Metric) -> float:
+        """``metric`` of the predictions for raw rows ``X`` against ``y`` (class indices or values)."""
+        outputs = self.outputs(X)
+        labels = self.problem.kind == "classification" and not metric.needs_proba
+        return float(metric.score(y, outputs.argmax(axis=1) if labels else outputs))
 
     def featurized_outputs(self, F: Any) -> np.ndarray:
         """Like :meth:`outputs`, for rows already featurized."""

@@ -118,12 +118,6 @@ def _fit_trial(spec: dict[str, Any], trial: optuna.trial.FrozenTrial, cands: Can
     return config, fitted
 
 
-def _holdout_score(fitted: FittedModel, held_out: Dataset, metric: Metric) -> float:
-    outputs = fitted.outputs(held_out.X)
-    predictions = outputs.argmax(axis=1) if held_out.kind == "classification" and not metric.needs_proba else outputs
-    return float(metric.score(held_out.y, predictions))
-
-
 def score_holdout(study: optuna.Study, workload: Workload, *, device: str = "auto") -> dict[str, Any] | None:
     """Refit the best trial of ``study`` on the workload's search rows, score it on its held-out rows, store
     ``{"trial", "score", "rows"}`` on the study (:data:`automl.holdout.ATTR`) and return it; nothing when the
@@ -136,7 +130,7 @@ def score_holdout(study: optuna.Study, workload: Workload, *, device: str = "aut
     if stored and stored.get("trial") == best.number:
         return stored
     _, fitted = _fit_trial(spec_of(study), best, workload.candidates, workload.dataset, device)
-    record = {"trial": best.number, "score": _holdout_score(fitted, workload.held_out, workload.metric),
+    record = {"trial": best.number, "score": fitted.score(workload.held_out.X, workload.held_out.y, workload.metric),
               "rows": len(workload.held_out)}
     study.set_user_attr(HOLDOUT_ATTR, record)
     return record
@@ -160,7 +154,7 @@ def refit(study: optuna.Study, *, trial: int | None = None, out: str | Path | No
     config, fitted = _fit_trial(spec, chosen, cands, rows, device)
     card = _card(study, chosen, config, fitted, rows, metric, spec)
     if held_out is not None:  # the same refit and rows as the study's own held-out score, for any trial
-        card["scores"]["holdout"] = {"score": _holdout_score(fitted, held_out, metric), "rows": len(held_out)}
+        card["scores"]["holdout"] = {"score": fitted.score(held_out.X, held_out.y, metric), "rows": len(held_out)}
     model = Model(fitted, card)
     if out is not None:
         from automl.artifacts import save_model

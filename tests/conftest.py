@@ -116,15 +116,22 @@ class Refitted:
     model_dir: Path
 
 
-def _mixed_table(n: int = 160) -> pd.DataFrame:
-    """Two numeric-plus-category classes (the category carries part of the signal), with a ``label`` column."""
-    rng = np.random.default_rng(1)
+def mixed_table(n: int = 160, shift: float = 1.5, kept: float = 0.8, seed: int = 1) -> pd.DataFrame:
+    """Two classes of ``n`` rows: numbers ``p, q, r`` around ``-shift`` and ``+shift``, a category ``color`` that
+    tells the class for a share ``kept`` of the rows (``green`` for the others), and a ``label`` column."""
+    rng = np.random.default_rng(seed)
     half = n // 2
-    frame = pd.DataFrame(np.vstack([rng.normal(-1.5, 1, (half, 3)), rng.normal(1.5, 1, (half, 3))]),
+    frame = pd.DataFrame(np.vstack([rng.normal(-shift, 1, (half, 3)), rng.normal(shift, 1, (half, 3))]),
                          columns=["p", "q", "r"])
-    frame["color"] = np.where(rng.random(n) < 0.8, ["red"] * half + ["blue"] * half, "green")
+    frame["color"] = np.where(rng.random(n) < kept, ["red"] * half + ["blue"] * half, "green")
     frame["label"] = ["a"] * half + ["b"] * half
     return frame
+
+
+@pytest.fixture
+def table_of() -> Callable[..., pd.DataFrame]:
+    """:func:`mixed_table`, for tests that need other rows than the ``refitted`` fixture's."""
+    return mixed_table
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +147,7 @@ def refitted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Refitt
         if model not in made:
             root = tmp_path_factory.mktemp(f"refitted-{model}")
             data = root / "mixed.csv"
-            _mixed_table().to_csv(data, index=False)
+            mixed_table().to_csv(data, index=False)
             url = f"sqlite:///{root / 'studies.db'}"
             result = automl.search("tabular", data, models=[model], n_trials=2, folds=2, holdout=0.25, storage=url,
                                    study=model)

@@ -15,14 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from automl_cli import app
-from typer.testing import CliRunner
+from cli_support import invoke
 
 import automl
 from automl.artifacts import CARD, save_model, trusted_types
 from automl.exceptions import ConfigError
-
-RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
 
 
 class _Payload:
@@ -141,8 +138,8 @@ def test_the_cli_refuses_a_tampered_directory_with_one_error_line(refitted: Call
     model_dir = _copy(made.model_dir, tmp_path)
     proof = tmp_path / "pwned"
     (model_dir / "featurizer.skops").write_bytes(pickle.dumps(_Payload(proof)))
-    result = RUNNER.invoke(app, ["predict", str(model_dir), "--data", str(made.data), "--out",
-                                 str(tmp_path / "preds.csv")])
+    result = invoke("predict", str(model_dir), "--data", str(made.data), "--out",
+                    str(tmp_path / "preds.csv"))
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "not a readable skops file" in lines[0]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,9 +18,9 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from automl_cli import app
+from cli_support import assert_one_error_line, invoke, tables
 from optuna.trial import TrialState
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import automl
 from automl.exceptions import AutomlError, ConfigError
@@ -44,62 +43,12 @@ OPTIONAL_NLP_MODELS = {"pretrained_transformer", "sentence_embeddings"}
 if importlib.util.find_spec("transformers") is not None:  # the test setup installs the extra
     BUILTINS.update(dict.fromkeys(OPTIONAL_NLP_MODELS, "model"))
 
-# A wide terminal keeps rich tables from truncating cells; no debug mode, no storage from the environment.
-RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
-    return RUNNER.invoke(app, list(args), env=env)
-
-
 def search_args(csv: Path, url: str, **overrides: str) -> list[str]:
     """``search`` options of the module's study, with ``overrides`` (``n_trials="0"`` → ``--n-trials 0``)."""
     options = {"task": "tabular", "data": str(csv), "models": HGB, "n_trials": "2", "folds": "3",
                "storage": url, "study": "s"}
     options.update(overrides)
     return ["search", *(x for key, value in options.items() for x in (f"--{key.replace('_', '-')}", value))]
-
-
-@dataclass
-class Table:
-    header: list[str] | None
-    rows: list[list[str]]
-
-    def column(self, index: int) -> list[str]:
-        return [row[index] for row in self.rows]
-
-
-def _cells(line: str, bar: str) -> list[str]:
-    return [cell.strip() for cell in line.strip(bar).split(bar)]
-
-
-def tables(text: str) -> list[Table]:
-    """The rich tables of a command's output, each with its header (if any) and body rows as cell lists."""
-    found: list[Table] = []
-    for line in ANSI.sub("", text).splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line[0] in "┏┌":
-            found.append(Table(None, []))
-        elif line[0] == "┃" and found:
-            found[-1].header = _cells(line, "┃")
-        elif line[0] == "│" and found:
-            found[-1].rows.append(_cells(line, "│"))
-    return found
-
-
-def assert_one_error_line(result: Result, *fragments: str) -> str:
-    """Exit status 2, nothing on stdout, one ``error:`` line on stderr and no traceback anywhere."""
-    assert result.exit_code == 2, result.output
-    assert result.stdout == "", result.output
-    lines = ANSI.sub("", result.stderr).splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 def complete_trials(url: str, name: str = "s") -> list[optuna.trial.FrozenTrial]:

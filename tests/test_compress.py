@@ -6,7 +6,6 @@ and stored in the new card; scikit-learn and already compressed models and unkno
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from automl_cli import app
-from typer.testing import CliRunner, Result
+from cli_support import ANSI, assert_one_error_line, invoke, tables
 
 import automl
 from automl.compress import Comparison, compress
@@ -29,8 +26,6 @@ from automl.refit import study_rows
 
 #: ``refitted(model)`` of conftest.py: a ``Refitted(storage, study, data, model_dir)``.
 Make = Callable[[str], Any]
-RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def held_out_rows(model: Model) -> Dataset:
@@ -51,21 +46,6 @@ def files_size(directory: Path) -> int:
 def linear_weights(model: Model) -> list[torch.Tensor]:
     module = model.fitted.trained.module  # type: ignore[union-attr]
     return [layer.weight for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """The body rows of the rich table in ``text``, as lists of cells."""
-    return [[cell.strip() for cell in line.strip().strip("│").split("│")]
-            for line in ANSI.sub("", text).splitlines() if line.strip().startswith("│")]
-
-
-def assert_one_error_line(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == "", result.output
-    lines = ANSI.sub("", result.stderr).splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @dataclass(frozen=True)
@@ -196,22 +176,12 @@ def test_the_original_size_counts_only_the_model_files(int8: Compressed, tmp_pat
 # -- a study without held-out rows: the metric comes from a CV-fold refit --------------------------------------
 
 
-def noisy_table(n: int = 120) -> pd.DataFrame:
-    """Overlapping classes, so that the two folds of a 2-fold search score differently."""
-    rng = np.random.default_rng(6)
-    half = n // 2
-    frame = pd.DataFrame(np.vstack([rng.normal(-0.4, 1, (half, 3)), rng.normal(0.4, 1, (half, 3))]),
-                         columns=["p", "q", "r"])
-    frame["color"] = np.where(rng.random(n) < 0.6, ["red"] * half + ["blue"] * half, "green")
-    frame["label"] = ["a"] * half + ["b"] * half
-    return frame
-
-
-def test_without_holdout_the_metric_comes_from_the_first_cv_fold(tmp_path: Path) -> None:
+def test_without_holdout_the_metric_comes_from_the_first_cv_fold(tmp_path: Path, table_of: Callable) -> None:
     """The original's metric is that of the search's first fold (same split, same seed, on the CPU); the
     compressed model is the fold's refit, compressed the same way."""
     csv = tmp_path / "noisy.csv"
-    noisy_table().to_csv(csv, index=False)
+    # overlapping classes, so that the two folds of a 2-fold search score differently
+    table_of(120, shift=0.4, kept=0.6, seed=6).to_csv(csv, index=False)
     result = automl.search("tabular", csv, models=["mlp"], n_trials=1, folds=2, storage=f"sqlite:///{tmp_path}/s.db",
                            study="s", device="cpu")
     model = automl.refit(result.study, out=tmp_path / "model", device="cpu")
@@ -232,13 +202,14 @@ def test_without_holdout_the_metric_comes_from_the_first_cv_fold(tmp_path: Path)
 
 def test_cli_compress_prints_both_rows(refitted: Make, tmp_path: Path) -> None:
     out = tmp_path / "int8"
-    result = RUNNER.invoke(app, ["compress", str(refitted("mlp").model_dir), "--method", "dynamic-int8",
-                                 "--out", str(out)])
+    result = invoke("compress", str(refitted("mlp").model_dir), "--method", "dynamic-int8",
+                    "--out", str(out))
     assert result.exit_code == 0, result.output
     text = ANSI.sub("", result.stdout)
     assert "held-out rows" in text
-    rows = table_rows(text)
-    assert [row[0] for row in rows] == ["original", "dynamic-int8"]
+    (table,) = tables(text)
+    rows = table.rows
+    assert table.column(0) == ["original", "dynamic-int8"]
     for row in rows:
         assert row[1].endswith("KiB") and row[2].endswith("ms")
     assert (out / "model.json").is_file()
@@ -246,24 +217,24 @@ def test_cli_compress_prints_both_rows(refitted: Make, tmp_path: Path) -> None:
 
 def test_cli_compress_default_output_is_next_to_the_model(refitted: Make, tmp_path: Path) -> None:
     model_dir = shutil.copytree(refitted("mlp").model_dir, tmp_path / "model")
-    result = RUNNER.invoke(app, ["compress", f"{model_dir}/", "--method", "prune:0.5"])
+    result = invoke("compress", f"{model_dir}/", "--method", "prune:0.5")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model-prune0.5" / "model.json").is_file()
 
 
 def test_cli_compress_refuses_an_unknown_method(refitted: Make, tmp_path: Path) -> None:
     model_dir = refitted("mlp").model_dir
-    line = assert_one_error_line(RUNNER.invoke(app, ["compress", str(model_dir), "--method", "bogus", "--out",
-                                                     str(tmp_path / "out")]))
+    line = assert_one_error_line(invoke("compress", str(model_dir), "--method", "bogus", "--out",
+                                        str(tmp_path / "out")))
     assert "bogus" in line
     assert list(tmp_path.iterdir()) == []
     # without --out neither (the default would be <model_dir>-bogus)
-    assert_one_error_line(RUNNER.invoke(app, ["compress", str(model_dir), "--method", "bogus"]))
+    assert_one_error_line(invoke("compress", str(model_dir), "--method", "bogus"))
     assert not Path(f"{model_dir}-bogus").exists()
 
 
 def test_cli_compress_refuses_a_scikit_learn_model(refitted: Make, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert_one_error_line(RUNNER.invoke(app, ["compress", str(refitted("random_forest").model_dir), "--method",
-                                              "dynamic-int8", "--out", str(out)]))
+    assert_one_error_line(invoke("compress", str(refitted("random_forest").model_dir), "--method",
+                                 "dynamic-int8", "--out", str(out)))
     assert not out.exists()

@@ -4,7 +4,6 @@ included; random_forest through skl2onnx on raw rows); refusals leave no file be
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +14,7 @@ import onnxruntime
 import pandas as pd
 import pytest
 import torch
-from automl_cli import app
-from typer.testing import CliRunner, Result
+from cli_support import ANSI, assert_one_error_line, invoke
 
 import automl
 from automl.compress import compress
@@ -27,8 +25,6 @@ from automl.model import FittedModel, Model
 from automl.training import Trained
 
 RTOL, ATOL = 1e-3, 1e-4
-RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``refitted(model)`` of conftest.py: a ``Refitted(storage, study, data, model_dir)``.
 Make = Callable[[str], Any]
 
@@ -47,15 +43,6 @@ def torch_scores(model: Model, rows: pd.DataFrame) -> np.ndarray:
     module = model.fitted.trained.module  # type: ignore[union-attr]
     with torch.no_grad():
         return module.eval()(features).numpy()
-
-
-def assert_one_error_line(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == "", result.output
-    lines = ANSI.sub("", result.stderr).splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 # -- sample_rows -------------------------------------------------------------------------------------------------
@@ -194,8 +181,8 @@ def test_hist_gradient_boosting_export_is_refused_without_a_file(refitted: Make,
 
 def test_cli_export_writes_the_file_and_prints_its_path(refitted: Make, tmp_path: Path) -> None:
     out = tmp_path / "X.onnx"
-    result = RUNNER.invoke(app, ["export", str(refitted("random_forest").model_dir), "--format", "onnx",
-                                 "--out", str(out)])
+    result = invoke("export", str(refitted("random_forest").model_dir), "--format", "onnx",
+                    "--out", str(out))
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in ANSI.sub("", result.stdout)
     assert out.is_file()
@@ -204,7 +191,7 @@ def test_cli_export_writes_the_file_and_prints_its_path(refitted: Make, tmp_path
 def test_cli_export_default_goes_into_the_model_directory(refitted: Make,
                                                           tmp_path: Path) -> None:
     model_dir = shutil.copytree(refitted("mlp").model_dir, tmp_path / "model")
-    result = RUNNER.invoke(app, ["export", str(model_dir)])
+    result = invoke("export", str(model_dir))
     assert result.exit_code == 0, result.output
     assert str(model_dir / "model.onnx") in ANSI.sub("", result.stdout)
     assert (model_dir / "model.onnx").is_file()
@@ -213,8 +200,8 @@ def test_cli_export_default_goes_into_the_model_directory(refitted: Make,
 
 def test_cli_export_refuses_an_unknown_format(refitted: Make, tmp_path: Path) -> None:
     out = tmp_path / "X.tflite"
-    line = assert_one_error_line(RUNNER.invoke(app, ["export", str(refitted("random_forest").model_dir),
-                                                     "--format", "tflite", "--out", str(out)]))
+    line = assert_one_error_line(invoke("export", str(refitted("random_forest").model_dir),
+                                        "--format", "tflite", "--out", str(out)))
     assert "tflite" in line
     assert not out.exists()
 
@@ -222,8 +209,8 @@ def test_cli_export_refuses_an_unknown_format(refitted: Make, tmp_path: Path) ->
 def test_cli_export_of_an_unconvertible_model_is_one_error_line(refitted: Make,
                                                                 tmp_path: Path) -> None:
     out = tmp_path / "hgb.onnx"
-    line = assert_one_error_line(RUNNER.invoke(app, ["export", str(refitted("hist_gradient_boosting").model_dir),
-                                                     "--out", str(out)]))
+    line = assert_one_error_line(invoke("export", str(refitted("hist_gradient_boosting").model_dir),
+                                        "--out", str(out)))
     assert "skl2onnx cannot convert this model" in line
     assert not out.exists()
 
@@ -232,7 +219,7 @@ def test_cli_export_of_a_dynamic_int8_directory_is_one_error_line(refitted: Make
     """``automl compress`` output is refused by ``automl export`` with one line, not a traceback of torch.export."""
     compressed = tmp_path / "int8"
     compress(refitted("mlp").model_dir, "dynamic-int8", compressed)
-    line = assert_one_error_line(RUNNER.invoke(app, ["export", str(compressed)]))
+    line = assert_one_error_line(invoke("export", str(compressed)))
     assert "dynamic-int8" in line
     assert not (compressed / "model.onnx").exists()
 

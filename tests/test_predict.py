@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
-from automl_cli import app
-from typer.testing import CliRunner, Result
+from cli_support import invoke
 
 import automl
 from automl.exceptions import ConfigError, DataError
@@ -24,14 +23,8 @@ from automl.refit import write_holdout
 if TYPE_CHECKING:  # (for type hints only: importing conftest here would load a second copy of it)
     from tests.conftest import Refitted
 
-# A wide terminal keeps lines whole; no debug mode, no storage from the environment.
-RUNNER = CliRunner(env={"COLUMNS": "200", "AUTOML_DEBUG": None, "AUTOML_STORAGE": None})
 
 Make = Callable[[str], "Refitted"]
-
-
-def invoke(*args: str) -> Result:
-    return RUNNER.invoke(app, list(args))
 
 
 def holdout_file(made: Refitted, path: Path) -> Path:
