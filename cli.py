@@ -6,6 +6,8 @@ Known errors print one line on stderr and exit with status 2; set ``AUTOML_DEBUG
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import automl
 import automl.dashboard
 from automl.artifacts import load_model
 from automl.compress import compress as compress_model
+from automl.envvars import debug
 from automl.exceptions import AutomlError, PluginWarning
 from automl.export import export_onnx, sample_rows
 from automl.predict import predict_file
@@ -54,7 +57,7 @@ def _errors() -> Iterator[None]:
             warnings.showwarning = _show_warning
             yield
     except AutomlError as exc:
-        if os.environ.get("AUTOML_DEBUG"):
+        if debug():
             raise
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -75,6 +78,23 @@ def _names(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON (for scripts) instead of tables")]
+
+
+def _print_json(data: object) -> None:
+    """``data`` as indented JSON on stdout (dates and other values as strings)."""
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _wrapping_table(*headers: str, keep: tuple[str, ...] = (), **options: object) -> Table:
+    """A table whose cells wrap (long names and reasons fold onto more lines) instead of being cut at the terminal's
+    width; the ``keep`` columns (short values) are never broken."""
+    table = Table(**options)  # type: ignore[arg-type]
+    for header in headers:
+        table.add_column(header, overflow="fold", no_wrap=header in keep)
+    return table
 
 
 def _fmt(value: float | None) -> str:
@@ -195,11 +215,15 @@ def search(
 
 
 @app.command()
-def studies(storage: StorageOption = None) -> None:
+def studies(storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """List the studies of a storage: task, dataset, trials by state, best value, last update."""
     with _errors():
         rows = automl.report.list_studies(storage)
-        table = Table("study", "task", "dataset", "metric", "trials", "best", "updated")
+        if as_json:
+            _print_json([dataclasses.asdict(row) for row in rows])
+            return
+        table = _wrapping_table("study", "task", "dataset", "metric", "trials", "best", "updated",
+                                keep=("task", "best"))
         for row in rows:
             counts = " ".join(f"{state}:{n}" for state, n in sorted(row.states.items()))
             updated = row.updated.strftime("%Y-%m-%d %H:%M") if row.updated else "-"
@@ -229,10 +253,14 @@ def show(
     study: Annotated[str, typer.Argument(help="study name")],
     storage: StorageOption = None,
     top: Annotated[int, typer.Option(help="leaderboard size", min=1)] = 10,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a study: best parameters and the top trials with their per-fold scores."""
     with _errors():
         opened = automl.load_study(study, storage)
+        if as_json:
+            _print_json(automl.report.describe(opened, top))
+            return
         row = automl.report.summarize(opened)
         out.print(f"[bold]{row.name}[/bold]  task {row.task}, dataset {row.dataset}, {row.metric} ({row.direction})")
         out.print(_scores_line(row), highlight=False)
@@ -240,10 +268,10 @@ def show(
             out.print(f"objectives: {', '.join(row.objectives)}", highlight=False)
             _print_front(row, automl.report.pareto_front(opened))
         else:
-            _print_leaderboard(row, automl.report.leaderboard(opened, top))
+            _print_leaderboard(row, automl.report.top_trials(opened, top))
         failed = automl.report.failures(opened)
         if failed:
-            table = Table("failed #", "reason")
+            table = _wrapping_table("failed #", "reason")
             for number, reason in failed:
                 table.add_row(str(number), str(reason))
             out.print(table)
@@ -266,6 +294,41 @@ def copy(
         counts = ", ".join(f"{n} {state}" for state, n in sorted(row.states.items()))
         out.print(f"copied {study} to {display_url(target)} as {copied.study_name} ({counts or 'no trials'})",
                   highlight=False)
+
+
+@app.command()
+def compare(
+    studies: Annotated[list[str], typer.Argument(help="study names")],
+    storage: Annotated[Optional[list[str]], typer.Option(
+        help="storage URL to look the studies up in; repeat for studies in several storages [default: $AUTOML_STORAGE "
+             "or sqlite:///studies/automl.db]")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare studies side by side (ranked when they share data, metric and folds), then how their best
+    configurations differ."""
+    with _errors():
+        result = automl.compare(studies, storage or ())
+        if as_json:
+            _print_json(result.to_dict())
+            return
+        table = _wrapping_table("#", "study", "dataset", "metric", "trials", "best CV ± std", "held-out", "s/trial",
+                                "best model", keep=("#",), caption="trials: complete/pruned/failed",
+                                title="ranked by best CV score" if result.unranked is None else None)
+        for rank, row in enumerate(result.to_dict()["studies"], start=1):
+            best = _fmt(row["best"]) + (f" ± {row['best_std']:.4f}" if row["best_std"] is not None else "")
+            trials = f"{row['complete']}/{row['pruned']}/{row['failed']}"
+            per_trial = "-" if row["seconds_per_trial"] is None else f"{row['seconds_per_trial']:.2f}"
+            table.add_row(str(rank) if result.unranked is None else "-", row["study"],
+                          f"{row['dataset']} {str(row['fingerprint'])[:8]}", f"{row['metric']}, {row['folds']}-fold",
+                          trials, best, _fmt(row["holdout"]), per_trial, str(row["best_model"] or "-"))
+        out.print(table)
+        if result.unranked:
+            err.print(f"not ranked: {result.unranked}", highlight=False)
+        if len(result.params):
+            params = _wrapping_table("parameter", *result.params.columns, title="where the best configurations differ")
+            for name, values in result.params.iterrows():
+                params.add_row(str(name), *("-" if v is None else str(v) for v in values))
+            out.print(params)
 
 
 @app.command()
@@ -357,6 +420,24 @@ def compress(
 
 
 @app.command()
+def plot(
+    study: Annotated[str, typer.Argument(help="study name")],
+    kind: Annotated[str, typer.Option(help=f"what to draw: {', '.join(automl.plots.KINDS)}")],
+    storage: StorageOption = None,
+    destination: Annotated[Optional[str], typer.Option(
+        "--out", help="file to write: .html (interactive, offline) or .png; default: <study>-<kind>.html")] = None,
+) -> None:
+    """Plot a study: optimization history, parameter importances, fold scores or mean/best score per model family,
+    parallel coordinates, or the Pareto front of an accuracy-vs-cost study. Prints the file written."""
+    with _errors():
+        automl.plots.check_kind(kind)
+        path = automl.plots.check_out(destination) if destination else automl.plots.default_out(study, kind)
+        figure = automl.plot(automl.load_study(study, storage), kind, out=path)
+        automl.plots.close(figure)
+        out.print(escape(str(path)), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def dashboard(
     storage: StorageOption = None,
     host: Annotated[str, typer.Option(help="interface to listen on; 0.0.0.0 exposes it to the network")] = (
@@ -371,8 +452,9 @@ def dashboard(
 
 @plugins_app.command("list")
 def plugins_list(
-    task: Annotated[Optional[str], typer.Option(help="only models serving this task")] = None,
+    task: Annotated[Optional[str], typer.Option(help="only plugins a search of this task may choose")] = None,
     kind: Annotated[Optional[str], typer.Option(help="only this kind: model, optimizer or regularizer")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List plugins: name, kind, tasks or families, origin distribution and version, status."""
     with _errors():
@@ -380,8 +462,13 @@ def plugins_list(
             raise automl.ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
         if kind is not None and kind not in GROUPS:
             raise automl.ConfigError(f"unknown plugin kind {kind!r}; choose one of {', '.join(GROUPS)}")
-        table = Table("name", "kind", "applies to", "origin", "status")
-        for record in automl.discover().listing(task, kind):
+        records = automl.discover().listing(task, kind)
+        if as_json:
+            _print_json([{"name": r.name, "kind": r.kind, "applies_to": r.applies_to, "origin": r.origin,
+                          "entry_point": r.value, "status": r.status, "error": r.error} for r in records])
+            return
+        table = _wrapping_table("name", "kind", "applies to", "origin", "status")
+        for record in records:
             status = "ok" if record.ok else f"[red]{record.status}[/red]: {escape(record.error or '')}"
             table.add_row(record.name, record.kind, record.applies_to, record.origin, status)
         out.print(table)

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 from automl import report  # noqa: E402
 from automl.artifacts import load_model  # noqa: E402
+from automl.compare import Comparison, compare  # noqa: E402
 from automl.exceptions import (  # noqa: E402
     AutomlError,
     ConfigError,
@@ -22,6 +23,7 @@ from automl.exceptions import (  # noqa: E402
     StudyMismatchError,
 )
 from automl.model import Model  # noqa: E402
+from automl.plots import plot  # noqa: E402
 from automl.refit import refit  # noqa: E402
 from automl.registry import Registry, discover  # noqa: E402
 from automl.search import SearchResult, load_study, search  # noqa: E402
@@ -29,6 +31,7 @@ from automl.study import copy_study  # noqa: E402
 
 __all__ = [
     "AutomlError",
+    "Comparison",
     "ConfigError",
     "DataError",
     "Model",
@@ -38,10 +41,12 @@ __all__ = [
     "SearchSpaceError",
     "StudyMismatchError",
     "__version__",
+    "compare",
     "copy_study",
     "discover",
     "load_model",
     "load_study",
+    "plot",
     "refit",
     "report",
     "search",

@@ -1,4 +1,5 @@
-"""Environment variables set for a block of code, then put back as they were."""
+"""Environment variables: on/off switches read one way everywhere, and values set for a block of code, then put
+back as they were."""
 
 from __future__ import annotations
 
@@ -6,7 +7,22 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 
-__all__ = ["environ"]
+__all__ = ["DEBUG_ENV", "OFF_VALUES", "debug", "environ", "switched_on"]
+
+#: Set to show tracebacks instead of one-line errors, and Optuna's full report of a failed trial.
+DEBUG_ENV = "AUTOML_DEBUG"
+#: Values (any case, surrounding spaces ignored) that leave a switch off, like an unset variable.
+OFF_VALUES = frozenset({"", "0", "false", "no", "off"})
+
+
+def switched_on(name: str) -> bool:
+    """Whether the environment variable ``name`` is set to something other than one of :data:`OFF_VALUES`."""
+    return os.environ.get(name, "").strip().lower() not in OFF_VALUES
+
+
+def debug() -> bool:
+    """Whether debug output is on (``$AUTOML_DEBUG``, see :func:`switched_on`)."""
+    return switched_on(DEBUG_ENV)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ Life of one trial, as the engine drives it::
             regularizer.configure_module(params, module)
             regularizer.loss_options(params)                            # e.g. label smoothing
             optimizer  .build(params, module.parameters(), overrides)   # overrides from the regularizers
+            model      .lr_scale(params)                                # every group's lr times this factor
             optimizer  .scheduler(params, optimizer, total_steps)       # (or model.build_optimizer(...))
             regularizer.early_stopping(params)
             each training batch:
@@ -40,6 +41,7 @@ __all__ = [
     "FAMILIES",
     "GROUPS",
     "KINDS",
+    "REGRESSION_TASKS",
     "REGULARIZED_FAMILIES",
     "TASKS",
     "EarlyStopping",
@@ -63,6 +65,8 @@ GROUPS: Mapping[str, str] = {
 
 TASKS = ("nlp", "vision", "tabular")
 KINDS = ("classification", "regression")
+#: Tasks whose data can be regression; nlp and vision data are always classification.
+REGRESSION_TASKS = ("tabular",)
 FAMILIES = ("sklearn", "torch")
 #: Model families whose training the engine applies regularizer hooks to (sklearn models regularize through
 #: their own searched parameters).
@@ -134,7 +138,8 @@ class ModelPlugin:
 
     Class attributes to set: ``name`` (equal to the entry-point name), ``api_version`` (the protocol version
     the plugin was written for: :data:`API_VERSION`), ``tasks``, ``family``, and ``kinds`` (the problem kinds it
-    can fit). Optional ones: ``probabilities``, ``heavy`` and ``owns_optimizer``.
+    can fit; ``regression`` only with a task of :data:`REGRESSION_TASKS`). Optional ones: ``probabilities``,
+    ``heavy`` and ``owns_optimizer``.
     """
 
     name: ClassVar[str]
@@ -172,6 +177,13 @@ class ModelPlugin:
     def training(self, params: Mapping[str, Any]) -> TrainSettings:
         """Torch models: epochs and batch size of the training loop. Called once per fold."""
         return TrainSettings()
+
+    def lr_scale(self, params: Mapping[str, Any]) -> float:
+        """Torch models composed with an optimizer plugin: the factor applied to that optimizer's learning rate
+        for this model (default 1.0). The optimizer is built with its searched ``lr``, then every parameter
+        group's ``lr`` is multiplied by this factor before the scheduler is made, so the searched parameters
+        keep their names and distributions across models. Called once per fold; a positive finite number."""
+        return 1.0
 
     def build_optimizer(
         self, params: Mapping[str, Any], module: torch.nn.Module, overrides: Mapping[str, Any], total_steps: int

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 
 import optuna
 
+from automl.envvars import debug
 from automl.optuna_compat import OPTIMIZE_LOGGER
 
 __all__ = ["OneLineTrialFailures", "no_experimental_warnings", "quiet_optuna_logs"]
@@ -33,7 +33,7 @@ class OneLineTrialFailures(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if os.environ.get("AUTOML_DEBUG") or not message.startswith("Trial ") or " failed with " not in message:
+        if debug() or not message.startswith("Trial ") or " failed with " not in message:
             return True
         if message.endswith(" failed with value None."):
             return False
@@ -45,15 +45,16 @@ class OneLineTrialFailures(logging.Filter):
 
 
 @contextlib.contextmanager
-def quiet_optuna_logs(enabled: bool = True) -> Iterator[None]:
-    """Lower Optuna's log level to WARNING (no per-trial INFO lines) while ``enabled``; always report a failed
-    trial in one line (:class:`OneLineTrialFailures`)."""
+def quiet_optuna_logs(enabled: bool = True, level: int = optuna.logging.WARNING) -> Iterator[None]:
+    """Set Optuna's log level to ``level`` while ``enabled`` (the default WARNING: no per-trial INFO lines; INFO
+    brings them back whatever the level was before); always report a failed trial in one line
+    (:class:`OneLineTrialFailures`)."""
     before = optuna.logging.get_verbosity()
     optimize_logger = logging.getLogger(OPTIMIZE_LOGGER)
     one_line = OneLineTrialFailures()
     optimize_logger.addFilter(one_line)
     if enabled:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(level)
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from automl.protocols import (
     FAMILIES,
     GROUPS,
     KINDS,
+    REGRESSION_TASKS,
     REGULARIZED_FAMILIES,
     TASKS,
     ModelPlugin,
@@ -29,7 +30,7 @@ from automl.protocols import (
 )
 
 __all__ = ["ALLOW_ENV", "BASES", "BUILTIN_DISTRIBUTION", "NO_AUTOLOAD_ENV", "PluginRecord", "Registry", "allowed",
-           "discover", "find", "load", "shape_error", "validate"]
+           "discover", "find", "load", "shape_error", "signature_error", "validate"]
 
 #: Distribution whose entry points count as built-in.
 BUILTIN_DISTRIBUTION = "automl"
@@ -54,6 +55,8 @@ class PluginRecord:
     plugin: Any = None
     error: str | None = None
     disabled: bool = False
+    #: The ``name`` the loaded plugin declared, kept once the record is broken (it may differ from the entry point's).
+    declared_name: str | None = None
     entry_point: metadata.EntryPoint | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -94,8 +97,18 @@ class PluginRecord:
         return f"{'/'.join(sorted(plugin.tasks))} ({'; '.join(notes)})"
 
     def broken(self, reason: str) -> PluginRecord:
-        """This record marked broken with ``reason``."""
-        return replace(self, plugin=None, error=reason)
+        """This record marked broken with ``reason`` (keeping the name its plugin declared, if any)."""
+        declared = getattr(self.plugin, "name", None)
+        return replace(self, plugin=None, error=reason,
+                       declared_name=declared if isinstance(declared, str) else self.declared_name)
+
+    def serves(self, task: str | None) -> bool:
+        """Whether the plugin applies to ``task`` as a search chooses it (always when ``None``, and for broken
+        records): a model serving it, a regularizer declaring it or no tasks, any optimizer (the protocol gives
+        optimizers no tasks: they are offered with every torch model)."""
+        if task is None or not self.ok or self.kind == "optimizer":
+            return True
+        return self.plugin.tasks is None or task in self.plugin.tasks
 
 
 def find(entry_points: Iterable[metadata.EntryPoint] | None = None) -> list[PluginRecord]:
@@ -132,6 +145,34 @@ def load(record: PluginRecord) -> PluginRecord:
     return replace(record, plugin=plugin)
 
 
+def _plain(signature: inspect.Signature) -> str:
+    """``(self, params)``: a signature without annotations, as a reader compares it."""
+    parameters = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty))
+
+
+def signature_error(plugin: Any, base: type) -> str | None:
+    """Why one of ``plugin``'s hooks (the public methods of its ``base`` class) cannot be called the way the engine
+    calls it, positionally with the protocol's arguments; ``None`` when all can."""
+    for method, hook in vars(base).items():
+        if method.startswith("_") or not inspect.isfunction(hook):
+            continue
+        actual = getattr(plugin, method, None)
+        expected = f"{method}{_plain(inspect.signature(hook))}"
+        if not callable(actual):
+            return f"{method} is {type(actual).__name__}, not a method: expected {expected}"
+        try:
+            signature = inspect.signature(actual)
+        except (TypeError, ValueError):  # a callable without a signature (a C function): trust it
+            continue
+        try:
+            signature.bind(*range(len(inspect.signature(hook).parameters) - 1))  # the protocol's, less self
+        except TypeError:
+            shown = inspect.signature(actual.__func__) if inspect.ismethod(actual) else signature
+            return f"{method}{_plain(shown)} does not take the protocol's arguments: expected {expected}"
+    return None
+
+
 def shape_error(record: PluginRecord) -> str | None:
     """Why a loaded plugin does not fit the protocol of its kind, or ``None``."""
     plugin = record.plugin
@@ -149,6 +190,9 @@ def shape_error(record: PluginRecord) -> str | None:
     for method in ("search_space", "build") if record.kind != "regularizer" else ("search_space",):
         if getattr(type(plugin), method) is getattr(base, method) or not callable(getattr(plugin, method)):
             return f"does not implement {method}()"
+    reason = signature_error(plugin, base)
+    if reason is not None:
+        return reason
     if record.kind == "model":
         tasks = getattr(plugin, "tasks", None)
         if not isinstance(tasks, (set, frozenset, tuple, list)) or not tasks or not set(tasks) <= set(TASKS):
@@ -158,6 +202,9 @@ def shape_error(record: PluginRecord) -> str | None:
         kinds = getattr(plugin, "kinds", None)
         if not isinstance(kinds, (set, frozenset, tuple, list)) or not kinds or not set(kinds) <= set(KINDS):
             return f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}"
+        if "regression" in kinds and not set(tasks) & set(REGRESSION_TASKS):
+            return (f"kinds declares 'regression', but {'/'.join(sorted(tasks))} data is always classification "
+                    f"(only {'/'.join(REGRESSION_TASKS)} data can be regression)")
         if getattr(plugin, "owns_optimizer", False) and (
                 plugin.family != "torch" or type(plugin).build_optimizer is ModelPlugin.build_optimizer):
             return "owns_optimizer is set, which needs family 'torch' and a build_optimizer() implementation"
@@ -210,9 +257,9 @@ class Registry:
         return [r for r in self.records if not r.ok]
 
     def listing(self, task: str | None = None, kind: str | None = None) -> list[PluginRecord]:
-        """Every record (broken ones too) of ``kind``; models only if they serve ``task`` (all when ``None``)."""
-        return [r for r in self.records if (kind is None or r.kind == kind)
-                and (task is None or r.kind != "model" or not r.ok or task in r.plugin.tasks)]
+        """Every record (broken ones too) of ``kind``; working ones only if they apply to ``task``, as a search
+        chooses them (:meth:`PluginRecord.serves`; all when ``None``)."""
+        return [r for r in self.records if (kind is None or r.kind == kind) and r.serves(task)]
 
     def get(self, kind: str, name: str) -> PluginRecord:
         """The working plugin ``name`` of ``kind``; a :class:`PluginError` lists the known names otherwise."""
@@ -222,7 +269,10 @@ class Registry:
                     raise PluginError(f"{kind} plugin {name!r} ({record.origin}) is broken: {record.error}")
                 return record
         known = ", ".join(sorted(r.name for r in self._ok(kind))) or "none"
-        raise PluginError(f"unknown {kind} plugin {name!r}; installed: {known}")
+        broken = [f"{r.kind} {r.name!r} ({r.origin}): {r.error}" for r in self.broken
+                  if name in (r.name, r.declared_name)]
+        also = f"; broken plugins of that name: {'; '.join(broken)}" if broken else ""
+        raise PluginError(f"unknown {kind} plugin {name!r}; installed: {known}{also}")
 
     def models(self, task: str | None = None, kind: str | None = None) -> list[PluginRecord]:
         """Working model plugins serving ``task`` and problem ``kind`` (all when ``None``)."""
@@ -240,8 +290,7 @@ class Registry:
                      kind: str | None = None) -> list[PluginRecord]:
         """Working regularizer plugins applying to ``family``, ``task`` and problem ``kind`` (all when ``None``)."""
         return [r for r in self._ok("regularizer") if (family is None or family in r.plugin.families)
-                and (task is None or r.plugin.tasks is None or task in r.plugin.tasks)
-                and (kind is None or r.plugin.kinds is None or kind in r.plugin.kinds)]
+                and r.serves(task) and (kind is None or r.plugin.kinds is None or kind in r.plugin.kinds)]
 
 
 def allowed(record: PluginRecord) -> bool:

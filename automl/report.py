@@ -1,20 +1,23 @@
-"""Reading studies back: one summary row per study, and a study's leaderboard."""
+"""Reading studies back: one summary row per study, a study's leaderboard or Pareto front (as trials, or as a
+DataFrame with per-fold scores as columns), and all of it as JSON-ready data (:func:`describe`)."""
 
 from __future__ import annotations
 
 import datetime
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
+import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from automl.holdout import ATTR as HOLDOUT_ATTR
 from automl.storage import open_storage
 from automl.study import spec_of
 
-__all__ = ["StudyRow", "failures", "leaderboard", "list_studies", "pareto_front", "summarize"]
+__all__ = ["StudyRow", "describe", "failures", "leaderboard", "list_studies", "pareto_front", "summarize", "top_trials",
+           "trials_frame"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def list_studies(storage: str | None = None) -> list[StudyRow]:
     return [summarize(optuna.load_study(study_name=name, storage=rdb)) for name in names]
 
 
-def leaderboard(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
+def top_trials(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
     """The ``k`` best complete trials, best first (none for a multi-objective study)."""
     if len(study.directions) != 1:
         return []  # multi-objective studies have no single ranking
@@ -77,11 +80,32 @@ def leaderboard(study: optuna.Study, k: int = 10) -> list[FrozenTrial]:
     return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]
 
 
+def trials_frame(trials: list[FrozenTrial], objectives: list[str]) -> pd.DataFrame:
+    """One row per trial: ``trial``, its objective values (columns named by ``objectives``: the metric, then any
+    costs), ``std`` of the fold scores, ``model``, ``fold_1`` ... ``fold_k``, ``fit_seconds`` (all folds), and
+    the parameters (namespaced names)."""
+    rows = []
+    for trial in trials:
+        folds = trial.user_attrs.get("fold_scores", [])
+        rows.append({"trial": trial.number, **dict(zip(objectives, trial.values or [], strict=False)),
+                     "std": trial.user_attrs.get("cv_std"), "model": trial.params.get("model"),
+                     **{f"fold_{i + 1}": score for i, score in enumerate(folds)},
+                     "fit_seconds": round(sum(trial.user_attrs.get("fit_seconds", [])), 3),
+                     **{name: value for name, value in trial.params.items() if name != "model"}})
+    return pd.DataFrame(rows)
+
+
+def leaderboard(study: optuna.Study, k: int = 10) -> pd.DataFrame:
+    """The ``k`` best complete trials as a DataFrame (see :func:`trials_frame`), best first; empty for a
+    multi-objective study (see :func:`pareto_front`)."""
+    return trials_frame(top_trials(study, k), summarize(study).objectives)
+
+
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     """The Pareto-optimal complete trials of a multi-objective study, best metric first (for a single-objective
     study: its best trial)."""
     if len(study.directions) == 1:
-        return leaderboard(study, 1)
+        return top_trials(study, 1)
     sign = -1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1
     return sorted(study.best_trials, key=lambda t: (sign * t.values[0], *t.values[1:]))
 
@@ -90,3 +114,16 @@ def failures(study: optuna.Study) -> list[tuple[int, Any]]:
     """``(trial number, reason)`` of each failed trial."""
     return [(t.number, t.user_attrs.get("fail_reason", "unknown"))
             for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]
+
+
+def describe(study: optuna.Study, top: int = 10) -> dict[str, Any]:
+    """Everything ``automl show`` prints, as JSON-ready data: the summary, the best parameters, the leaderboard (or
+    the Pareto front) with per-fold scores, and the failed trials with their reasons."""
+    row = summarize(study)
+    board = pareto_front(study) if len(row.objectives) > 1 else top_trials(study, top)
+    frame = trials_frame(board, row.objectives)
+    return {**asdict(row), "updated": row.updated.isoformat() if row.updated else None,
+            "best_params": board[0].params if board and len(row.objectives) == 1 else None,
+            "pareto_front" if len(row.objectives) > 1 else "leaderboard":
+                frame.astype(object).where(frame.notna(), None).to_dict(orient="records"),
+            "failures": [{"trial": number, "reason": reason} for number, reason in failures(study)]}

@@ -22,6 +22,7 @@ from automl.holdout import check_fraction
 from automl.job import DataRef, SearchJob, Workload
 from automl.metrics import get_metric
 from automl.protocols import TASKS
+from automl.quiet import quiet_optuna_logs
 from automl.refit import score_holdout
 from automl.registry import Registry, discover
 from automl.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
@@ -139,6 +140,7 @@ def search(
     gpus_per_trial: float | None = None,
     holdout: float | None = None,
     objectives: Sequence[str] | None = None,
+    verbose: bool = False,
 ) -> SearchResult:
     """Run (or resume) a hyperparameter search and return its :class:`SearchResult`.
 
@@ -181,6 +183,8 @@ def search(
         objectives: an accuracy-vs-cost search: the metric, then costs to minimize (``["accuracy", "latency"]``;
             costs: ``latency``, ``size``, ``params``, see :mod:`automl.costs`). The study is multi-objective: it
             keeps a Pareto front (``study.best_trials``), prunes nothing, and runs on the ``optuna`` backend.
+        verbose: let Optuna log its INFO lines (study created or reused, each trial's result); by default a search
+            is as quiet as ``automl search``: warnings, and a failed trial in one line.
     """
     n_trials = DEFAULT_N_TRIALS.get(task, 20) if n_trials is None else n_trials
     metric, costs = parse_objectives(objectives, metric)
@@ -213,9 +217,10 @@ def search(
                     regularizers=tuple(r.name for r in cands.regularizers), n_trials=n_trials, timeout=timeout,
                     folds=folds, seed=seed, sampler=sampler, pruner=pruner, device=device, threads=threads,
                     trial_timeout=trial_timeout, n_jobs=n_jobs, holdout=holdout, costs=costs, options=options)
-    outcome = runner.run(job, workload, progress=progress)
-    if workload.held_out is not None:
-        score_holdout(outcome.study, workload, device=device)
+    with quiet_optuna_logs(level=optuna.logging.INFO if verbose else optuna.logging.WARNING):
+        outcome = runner.run(job, workload, progress=progress)
+        if workload.held_out is not None:
+            score_holdout(outcome.study, workload, device=device)
     return SearchResult(outcome.study, identity, job.storage, outcome.recovered)
 
 

@@ -9,14 +9,18 @@ from typing import Any
 import optuna
 
 from automl.exceptions import ConfigError, StudyMismatchError
+from automl.quiet import no_experimental_warnings
 from automl.storage import display_url, open_storage, resolve_url
 
-__all__ = ["ATTR", "StudySpec", "check_compatible", "copy_study", "default_study_name", "open_study", "spec_of",
-           "validate_study_name"]
+__all__ = ["ATTR", "COST_NAMES", "StudySpec", "check_compatible", "copy_study", "default_study_name", "metric_names",
+           "open_study", "spec_of", "validate_study_name"]
 
 #: Study user attribute holding the :class:`StudySpec`.
 ATTR = "automl"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+#: The objective name of each cost (:mod:`automl.costs`), its unit included: optuna-dashboard's axes and
+#: ``trials_dataframe()``'s columns read them.
+COST_NAMES = {"latency": "latency_ms", "size": "size_bytes", "params": "params"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ def check_compatible(name: str, stored: dict[str, Any], spec: StudySpec) -> None
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
                sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner) -> optuna.Study:
-    """Create the study ``name`` for ``spec``, or load it after checking it was created for the same ``spec``."""
+    """Create the study ``name`` for ``spec``, or load it after checking it was created for the same ``spec``; its
+    objectives are named after the metric and costs (:func:`metric_names`)."""
     validate_study_name(name)
     wanted = [spec.direction, *["minimize"] * len(spec.costs)]
     study = optuna.create_study(storage=storage, study_name=name, directions=wanted, sampler=sampler, pruner=pruner,
@@ -114,7 +119,23 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, spec: StudySpec,
         study.set_user_attr(ATTR, asdict(spec))
     else:
         check_compatible(name, stored, spec)
+    _name_objectives(study, spec)
     return study
+
+
+def metric_names(spec: StudySpec) -> list[str]:
+    """The names of ``spec``'s objectives, in order: the metric, then each cost with its unit (``latency_ms``)."""
+    return [spec.metric, *(COST_NAMES.get(cost, cost) for cost in spec.costs)]
+
+
+def _name_objectives(study: optuna.Study, spec: StudySpec) -> None:
+    """Name ``study``'s objectives after ``spec`` (:meth:`optuna.Study.set_metric_names`), so that optuna-dashboard's
+    axes read ``accuracy``, not ``Objective 0``. One write, only where the names differ: a new study, or one made
+    before automl named them."""
+    names = metric_names(spec)
+    if study.metric_names != names:
+        with no_experimental_warnings():
+            study.set_metric_names(names)
 
 
 def spec_of(study: optuna.Study) -> dict[str, Any]:

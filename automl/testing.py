@@ -11,14 +11,16 @@ Each check validates the plugin's shape (as discovery does), samples its search 
 same namespaced, validating view the engine uses, then composes a real configuration with it and runs 2-fold
 cross-validation on a small generated dataset of every task and problem kind it serves (torch models train with
 the built-in ``adamw``; optimizers are exercised on the built-in ``mlp``, regularizers on the built-in torch model
-of each task they apply to).
+of each task they apply to, every task when they declare none). Before a regularizer's fit, its
+``transform_batch`` gets the whole featurized dataset as one training batch and must return a batch that keeps
+the contract of :func:`batch_error`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -26,17 +28,25 @@ import pandas as pd
 
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, make_dataset
-from automl.exceptions import AutomlError, TrialStopped
+from automl.exceptions import AutomlError, ConfigError, TrialStopped
+from automl.features import fit_featurizer
 from automl.metrics import get_metric
+from automl.protocols import REGRESSION_TASKS, TASKS
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry, discover, shape_error
 from automl.reporter import MemoryReporter
-from automl.space import Candidates, compose
+from automl.space import Candidates, Config, compose
+from automl.training import as_tensor
 
-__all__ = ["CheckResult", "PluginCheckError", "check_plugin", "check_record", "synthetic_dataset"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["CheckResult", "PluginCheckError", "batch_error", "check_plugin", "check_record", "synthetic_dataset"]
 
 #: The built-in torch model a regularizer is exercised on, by task.
 _TORCH_MODEL = {"tabular": "mlp", "vision": "small_cnn", "nlp": "bag_of_embeddings"}
+#: The padding id of the built-in text models' token rows (``automl_plugins.nlp._tokens.PAD``).
+PAD_ID = 0
 _WORDS = ("good", "great", "fine", "bad", "awful", "poor", "movie", "plot", "actor", "scene")
 
 
@@ -56,7 +66,11 @@ class CheckResult:
 
 
 def synthetic_dataset(task: str, kind: str = "classification", n: int = 60, seed: int = 0) -> Dataset:
-    """A small learnable dataset of ``task`` (two classes, or a noisy linear target for regression)."""
+    """A small learnable dataset of ``task`` (two classes, or a noisy linear target for regression); a
+    :class:`ConfigError` for regression of a task whose data is always classification (nlp, vision)."""
+    if kind == "regression" and task not in REGRESSION_TASKS:
+        raise ConfigError(f"{task} data is always classification; only {'/'.join(REGRESSION_TASKS)} data can be "
+                          "regression")
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     if task == "nlp":
@@ -87,13 +101,17 @@ def _runs(record: PluginRecord, builtins: Registry) -> list[tuple[Dataset, Candi
         optimizers = (builtins.get("optimizer", "adamw"),) if plugin.family == "torch" else ()
         return [(synthetic_dataset(task, kind), Candidates((record,), optimizers, ()), {})
                 for task in sorted(plugin.tasks) for kind in sorted(plugin.kinds)
-                if not (task != "tabular" and kind == "regression")]
+                if kind == "classification" or task in REGRESSION_TASKS]
     adamw = builtins.get("optimizer", "adamw")
     if record.kind == "optimizer":
         return [(synthetic_dataset("tabular"), Candidates((builtins.get("model", "mlp"),), (record,), ()), {})]
-    tasks = sorted(record.plugin.tasks) if record.plugin.tasks is not None else ["tabular"]
     kind = "regression" if record.plugin.kinds is not None and set(record.plugin.kinds) == {"regression"} \
         else "classification"
+    tasks = [task for task in sorted(record.plugin.tasks if record.plugin.tasks is not None else TASKS)
+             if kind == "classification" or task in REGRESSION_TASKS]
+    if not tasks:
+        raise PluginCheckError(f"applies to no data a search can have: tasks {sorted(record.plugin.tasks or ())}, "
+                               f"kinds {sorted(record.plugin.kinds or ())}")
     return [(synthetic_dataset(task, kind),
              Candidates((builtins.get("model", _TORCH_MODEL[task]),), (adamw,), (record,)),
              {f"regularizer.{record.name}": True}) for task in tasks]
@@ -125,6 +143,8 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
                 if sample < n_samples - 1:  # the last draw is also fitted
                     study.tell(trial, 0.0)
                     continue
+                if record.kind == "regularizer":
+                    _check_transform_batch(config, data, seed)
                 result = cross_validate(config, data, make_splits(data, 2, seed), metric,
                                         FoldReporter(MemoryReporter(), metric), seed=seed,
                                         device=_cpu() if config.model.plugin.family == "torch" else None)
@@ -137,6 +157,56 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
         return CheckResult(record.kind, record.name, record.origin, False, f"{type(exc).__name__}: {exc}")
     tasks = ", ".join(f"{d.task}/{d.kind}" for d, _, _ in runs)
     return CheckResult(record.kind, record.name, record.origin, True, f"{n_samples} draws; fit {tasks}")
+
+
+def batch_error(data: Dataset, X: torch.Tensor, Y: torch.Tensor, returned: Any) -> str | None:
+    """Why what a regularizer's ``transform_batch`` returned for the training batch ``X``, ``Y`` of ``data`` breaks
+    the batch contract, or ``None``: an ``(X, Y)`` pair of tensors of the shapes and dtypes it was given; ``Y``
+    rows still class probabilities (classification); token-id rows (nlp, integer ``X``) with no negative id and
+    their padding (:data:`PAD_ID`) at the end only, which is where the text models look for it."""
+    import torch
+
+    if not (isinstance(returned, tuple) and len(returned) == 2
+            and all(isinstance(t, torch.Tensor) for t in returned)):
+        return f"returned {type(returned).__name__}, not an (X, Y) pair of tensors"
+    for name, given, new in (("X", X, returned[0]), ("Y", Y, returned[1])):
+        if new.dtype != given.dtype or new.shape != given.shape:
+            return (f"changed {name} from {given.dtype} {tuple(given.shape)} to {new.dtype} {tuple(new.shape)}; "
+                    "keep its shape and dtype")
+    if data.kind == "classification":
+        rows = returned[1].float()
+        if bool((rows < 0).any()) or not torch.allclose(rows.sum(dim=1), torch.ones(len(rows)), atol=1e-4):
+            return "returned Y rows that are not class probabilities (non-negative, summing to 1)"
+    ids = returned[0]
+    if data.task == "nlp" and not ids.is_floating_point():
+        if bool((ids < 0).any()):
+            return "returned negative token ids"
+        pad = ids == PAD_ID
+        misplaced = (pad[:, :-1] & ~pad[:, 1:]).any(dim=1)
+        if bool(misplaced.any()):
+            return (f"put padding (id {PAD_ID}) before token ids in row {int(misplaced.nonzero()[0, 0])}: a token-id "
+                    f"row holds its ids first and padding only at its end (a removed token shifts the rest left, "
+                    f"or becomes the unknown id 1)")
+    return None
+
+
+def _check_transform_batch(config: Config, data: Dataset, seed: int) -> None:
+    """Give the regularizer of ``config`` the whole featurized ``data`` as one training batch, built as the training
+    loop builds it (``Y``: one-hot rows, or the standardized target), and raise :class:`PluginCheckError` when
+    what ``transform_batch`` returns breaks the contract (:func:`batch_error`)."""
+    import torch
+
+    [(record, params)] = config.regularizers
+    _, features = fit_featurizer(config.model.plugin.featurizer(config.model_params), data.X, data.y)
+    X = as_tensor(features)
+    if data.kind == "classification":
+        Y = torch.nn.functional.one_hot(torch.as_tensor(data.y), data.n_outputs).float()
+    else:
+        Y = torch.as_tensor((data.y - data.y.mean()) / (data.y.std() or 1.0), dtype=torch.float32).reshape(-1, 1)
+    returned = record.plugin.transform_batch(params, X.clone(), Y.clone(), torch.Generator().manual_seed(seed))
+    reason = batch_error(data, X, Y, returned)
+    if reason is not None:
+        raise PluginCheckError(f"{data.task} {data.kind}: transform_batch {reason}")
 
 
 def _cpu() -> Any:

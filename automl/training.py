@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from automl.space import Config
 
-__all__ = ["EpochCallback", "Trained", "fit_predict", "train"]
+__all__ = ["EpochCallback", "Trained", "as_tensor", "fit_predict", "train"]
 
 #: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``TrialStopped``.
 EpochCallback = Callable[[int, np.ndarray], None]
@@ -32,7 +33,9 @@ EpochCallback = Callable[[int, np.ndarray], None]
 _PREDICT_BATCH = 2048
 
 
-def _tensor(X: Any) -> torch.Tensor:
+def as_tensor(X: Any) -> torch.Tensor:
+    """Featurized rows as the module sees them: integer arrays (token ids) become ``long``, the rest
+    ``float32``."""
     import torch
 
     if isinstance(X, pd.DataFrame):
@@ -41,6 +44,17 @@ def _tensor(X: Any) -> torch.Tensor:
         X = X.toarray()
     X = np.asarray(X)
     return torch.as_tensor(X, dtype=torch.long if np.issubdtype(X.dtype, np.integer) else torch.float32)
+
+
+def _scale_lr(optimizer: torch.optim.Optimizer, config: Config) -> None:
+    """Multiply every parameter group's learning rate by the model plugin's ``lr_scale(params)``."""
+    scale = config.model.plugin.lr_scale(config.model_params)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+        raise PluginError(f"model plugin {config.model.name!r}: lr_scale() returned {scale!r}, "
+                          "not a positive finite number")
+    if scale != 1:
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * scale
 
 
 def _early_stopping(config: Config) -> EarlyStopping | None:
@@ -68,7 +82,7 @@ class Trained:
 
     def outputs(self, X: Any, device: torch.device) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` or values ``(n,)`` for the featurized rows ``X``."""
-        return _to_numpy(_outputs(self.module, _tensor(X).to(device), device), self.classification, self.y_mean,
+        return _to_numpy(_outputs(self.module, as_tensor(X).to(device), device), self.classification, self.y_mean,
                          self.y_std)
 
 
@@ -122,8 +136,8 @@ def train(
     if batch_size is not None:
         settings = dataclasses.replace(settings, batch_size=batch_size)
 
-    X = _tensor(X_train).to(device)
-    Xv = _tensor(X_valid).to(device) if X_valid is not None and on_epoch is not None else None
+    X = as_tensor(X_train).to(device)
+    Xv = as_tensor(X_valid).to(device) if X_valid is not None and on_epoch is not None else None
     classification = problem.kind == "classification"
     if classification:
         y = torch.as_tensor(y_train, dtype=torch.long, device=device)
@@ -152,6 +166,7 @@ def train(
     else:
         assert config.optimizer is not None, "torch models are composed with an optimizer unless they own one"
         optimizer = config.optimizer.plugin.build(config.optimizer_params, module.parameters(), overrides)
+        _scale_lr(optimizer, config)  # before the scheduler, which starts from each group's lr
         scheduler = config.optimizer.plugin.scheduler(config.optimizer_params, optimizer, total_steps)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 

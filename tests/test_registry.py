@@ -23,6 +23,7 @@ import automl
 from automl.exceptions import PluginError
 from automl.protocols import API_VERSION, GROUPS
 from automl.registry import BUILTIN_DISTRIBUTION, PluginRecord, Registry, discover, find, load, validate
+from automl.space import Selection, candidates
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
@@ -257,6 +258,61 @@ def test_a_model_of_the_wrong_shape_is_broken(install, attrs, expected):
     assert record.origin == "fake-knn 1.2.3"
 
 
+@pytest.mark.parametrize(("tasks", "expected"), [
+    ("frozenset({'nlp'})", "kinds declares 'regression', but nlp data is always classification (only tabular data "
+                           "can be regression)"),
+    ("frozenset({'nlp', 'vision'})", "kinds declares 'regression', but nlp/vision data is always classification "
+                                     "(only tabular data can be regression)"),
+    ("frozenset({'nlp', 'tabular'})", None),  # regression of its tabular data
+])
+def test_a_model_may_declare_regression_only_with_a_task_whose_data_can_be_regression(install, tasks, expected):
+    _, record = one_model(install, model_source(tasks=tasks, kinds="frozenset({'classification', 'regression'})"))
+    assert record.error == expected
+    assert record.ok == (expected is None)
+
+
+@pytest.mark.parametrize(
+    ("module", "attrs", "expected"),
+    [
+        ("model", {"featurizer": "lambda self: None"},
+         "featurizer(self) does not take the protocol's arguments: expected featurizer(self, params)"),
+        ("model", {"build": "lambda self, params: None"},
+         "build(self, params) does not take the protocol's arguments: expected build(self, params, problem)"),
+        ("model", {"training": "lambda self, *, params: None"}, "expected training(self, params)"),
+        ("model", {"lr_scale": "lambda self, params, problem: 1.0"}, "expected lr_scale(self, params)"),
+        ("model", {"featurizer": "staticmethod(lambda params, extra: None)"},
+         "featurizer(params, extra) does not take the protocol's arguments"),
+        ("model", {"featurizer": "3"}, "featurizer is int, not a method: expected featurizer(self, params)"),
+        ("optimizer", {"scheduler": "lambda self, params, optimizer: None"},
+         "expected scheduler(self, params, optimizer, total_steps)"),
+        ("regularizer", {"transform_batch": "lambda self, params, X, Y: (X, Y)"},
+         "expected transform_batch(self, params, X, Y, generator)"),
+    ],
+    ids=["featurizer-without-params", "build-without-problem", "keyword-only", "lr-scale-extra", "staticmethod",
+         "not-callable", "optimizer-scheduler", "regularizer-transform-batch"],
+)
+def test_a_hook_that_cannot_take_the_protocols_arguments_is_broken(install, module, attrs, expected):
+    source = {"model": model_source, "optimizer": optimizer_source, "regularizer": regularizer_source}[module]
+    name = {"model": "knn", "optimizer": "lion", "regularizer": "cutmix"}[module]
+    path = unique_module()
+    install("fake-hooks", "0.4", entry_points={GROUPS[module]: {name: f"{path}:Plugin"}},
+            modules={path: source(**attrs)})
+    record = record_of(discover(), module, name)
+    assert not record.ok and record.status == "broken"
+    assert expected in record.error
+
+
+@pytest.mark.parametrize("featurizer", [
+    "lambda self, features: None",  # another name for the argument
+    "lambda self, params, extra=1: None",  # an extra argument with a default
+    "lambda self, *args: None",
+    "staticmethod(lambda params: None)",
+])
+def test_hooks_that_can_take_the_protocols_arguments_are_fine(install, featurizer):
+    _, record = one_model(install, model_source(featurizer=featurizer))
+    assert record.ok, record.error
+
+
 def test_optimizers_and_regularizers_are_checked_too(install):
     opt, reg, reg2, good_opt, good_reg = (unique_module() for _ in range(5))
     install("fake-extras", "2.0",
@@ -405,6 +461,31 @@ def test_get_a_broken_plugin_says_why(install):
     assert "family must be one of" in message
 
 
+def test_an_unknown_name_mentions_the_broken_plugins_of_that_name(install):
+    renamed, misgrouped = unique_module(), unique_module()
+    install("fake-charcnn", "0.5",
+            entry_points={"automl.models": {"charcnn": f"{renamed}:Plugin"},  # the class calls itself char_cnn
+                          "automl.optimizers": {"char_cnn": f"{misgrouped}:Plugin"}},  # a model in the wrong group
+            modules={renamed: model_source(name="'char_cnn'"), misgrouped: model_source(name="'char_cnn'")})
+    registry = discover()
+    with pytest.raises(PluginError) as info:
+        registry.get("model", "char_cnn")
+    message = str(info.value)
+    assert message.startswith("unknown model plugin 'char_cnn'; installed: ")
+    assert "broken plugins of that name: " in message
+    assert ("model 'charcnn' (fake-charcnn 0.5): plugin.name is 'char_cnn' but its entry point is named 'charcnn'"
+            in message)
+    assert ("optimizer 'char_cnn' (fake-charcnn 0.5): is Plugin, not a subclass of automl.protocols.OptimizerPlugin"
+            in message)
+    # what a search naming it (--models char_cnn) reports, before any study exists
+    with pytest.raises(PluginError, match="broken plugins of that name: model 'charcnn'"):
+        candidates(registry, "tabular", "classification", Selection(models=("char_cnn",)))
+    # and nothing about broken plugins when none has the name
+    with pytest.raises(PluginError) as info:
+        registry.get("model", "xgboost")
+    assert "broken" not in str(info.value)
+
+
 def test_get_with_nothing_installed():
     with pytest.raises(PluginError, match="installed: none"):
         Registry([]).get("model", "knn")
@@ -436,6 +517,28 @@ def test_models_filter_by_task_and_kind(install):
     assert "ridge" not in names(kind="classification")
     assert names() >= builtin_entry_points()["model"] | {"ridge", "forest"}
     assert "busted" not in names() and "busted" in {r.name for r in registry.broken}
+
+
+def test_listing_by_task_keeps_what_a_search_of_that_task_may_choose(install):
+    nlp_only, busted = unique_module(), unique_module()
+    install("fake-listing", "0.2",
+            entry_points={"automl.regularizers": {"word_dropout": f"{nlp_only}:Plugin",
+                                                  "busted_reg": f"{busted}:Plugin"}},
+            modules={nlp_only: regularizer_source(name="'word_dropout'", tasks="frozenset({'nlp'})"),
+                     busted: regularizer_source(name="'busted_reg'", api_version="99")})
+    registry = discover()
+
+    def listed(task, kind):
+        return {r.name for r in registry.listing(task, kind)}
+
+    for task in ("nlp", "vision", "tabular"):
+        searched = {r.name for r in registry.regularizers("torch", task=task)}
+        assert listed(task, "regularizer") == searched | {"busted_reg"}  # broken ones are always listed
+        assert listed(task, "optimizer") == {r.name for r in registry.optimizers()}
+    assert {"augmentation", "mixup"}.isdisjoint(listed("nlp", "regularizer"))
+    assert {"augmentation", "mixup", "dropout"} <= listed("vision", "regularizer")
+    assert "word_dropout" in listed("nlp", "regularizer") and "word_dropout" not in listed("tabular", "regularizer")
+    assert listed(None, "regularizer") >= {"augmentation", "mixup", "word_dropout", "busted_reg"}
 
 
 def test_records_order_builtins_first():

@@ -278,3 +278,17 @@ def test_the_search_passes_metric_and_device_to_the_candidate_set(storage: str, 
         automl.search("nlp", storage=storage, **options)
     models = {r.name for r in seen["cands"].models}
     assert not models & absent and present <= models
+
+
+def test_a_search_is_quiet_unless_verbose(blobs_csv: Path, storage: str, capfd: pytest.CaptureFixture[str]) -> None:
+    """Optuna's INFO lines (study created or reused, each trial's result) only with ``verbose=True``, whatever
+    Optuna's level was before (``automl search -q`` lowers it in the process)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    automl.search("tabular", blobs_csv, models=["linear"], n_trials=1, folds=2, storage=storage, study="q")
+    automl.search("tabular", blobs_csv, models=["linear"], n_trials=2, folds=2, storage=storage, study="q")
+    quiet = capfd.readouterr().err
+    assert "Using an existing study" not in quiet and "finished with value" not in quiet
+    automl.search("tabular", blobs_csv, models=["linear"], n_trials=3, folds=2, storage=storage, study="q",
+                  verbose=True)
+    loud = capfd.readouterr().err
+    assert "Using an existing study" in loud and "Trial 2 finished with value" in loud

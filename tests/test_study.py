@@ -5,9 +5,19 @@ from dataclasses import asdict, replace
 import optuna
 import pytest
 
+from automl.costs import COSTS
 from automl.exceptions import ConfigError, StudyMismatchError
 from automl.storage import open_storage
-from automl.study import ATTR, StudySpec, check_compatible, open_study, spec_of, validate_study_name
+from automl.study import (
+    ATTR,
+    COST_NAMES,
+    StudySpec,
+    check_compatible,
+    metric_names,
+    open_study,
+    spec_of,
+    validate_study_name,
+)
 
 SPEC = StudySpec(task="nlp", dataset="d", source="builtin", fingerprint="f" * 16, kind="classification",
                  metric="accuracy", direction="maximize", folds=5, seed=0, splits="s" * 16,
@@ -77,3 +87,50 @@ def test_foreign_study_with_trials_is_not_taken_over(storage: str) -> None:
     with pytest.raises(StudyMismatchError, match="not created by automl"):
         open_study(rdb, "theirs", SPEC, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
     assert ATTR not in optuna.load_study(study_name="theirs", storage=storage).user_attrs
+
+
+def _open(rdb: optuna.storages.BaseStorage, name: str, spec: StudySpec = SPEC) -> optuna.Study:
+    return open_study(rdb, name, spec, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
+
+
+def test_open_study_names_the_objectives_after_the_metric_and_costs(storage: str) -> None:
+    rdb = open_storage(storage)
+    assert _open(rdb, "one").metric_names == ["accuracy"]
+    costs = replace(SPEC, costs=["latency", "size", "params"])
+    assert _open(rdb, "many", costs).metric_names == ["accuracy", "latency_ms", "size_bytes", "params"]
+    assert set(COST_NAMES) == set(COSTS)  # every cost has a name
+    assert metric_names(replace(SPEC, metric="rmse", costs=["size"])) == ["rmse", "size_bytes"]
+    # the names are what the trials' table and optuna-dashboard read
+    study = optuna.load_study(study_name="one", storage=storage)
+    study.add_trial(optuna.trial.create_trial(value=0.5))
+    assert "value_accuracy" in study.trials_dataframe()
+
+
+def test_reopening_a_named_study_writes_nothing(storage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rdb = open_storage(storage)
+    _open(rdb, "s")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"unexpected write of a study attribute {args}")
+
+    monkeypatch.setattr(rdb, "set_study_system_attr", refuse)
+    monkeypatch.setattr(rdb, "set_study_user_attr", refuse)
+    assert _open(rdb, "s").metric_names == ["accuracy"]
+
+
+def test_an_older_study_gets_its_objectives_named_when_it_is_opened(storage: str) -> None:
+    rdb = open_storage(storage)
+    older = optuna.create_study(storage=rdb, study_name="old", direction="maximize")
+    older.set_user_attr(ATTR, asdict(SPEC))  # as automl wrote a study before it named objectives
+    older.add_trial(optuna.trial.create_trial(value=0.5))
+    assert older.metric_names is None
+    _open(rdb, "old")
+    assert optuna.load_study(study_name="old", storage=storage).metric_names == ["accuracy"]
+
+
+def test_a_refused_study_keeps_its_objective_names(storage: str) -> None:
+    rdb = open_storage(storage)
+    _open(rdb, "s")
+    with pytest.raises(StudyMismatchError):
+        _open(rdb, "s", replace(SPEC, metric="f1_macro"))
+    assert optuna.load_study(study_name="s", storage=storage).metric_names == ["accuracy"]

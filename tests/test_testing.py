@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 import torch
 
-from automl.protocols import API_VERSION, ModelPlugin, OptimizerPlugin
+from automl.exceptions import ConfigError
+from automl.protocols import API_VERSION, ModelPlugin, OptimizerPlugin, RegularizerPlugin
 from automl.registry import discover
 from automl.testing import PluginCheckError, check_plugin, check_record, synthetic_dataset
 
@@ -24,6 +25,12 @@ def test_synthetic_datasets(task: str, kind: str) -> None:
     data = synthetic_dataset(task, kind)
     assert (data.task, data.kind, len(data)) == (task, kind, 60)
     assert data.n_outputs == (2 if kind == "classification" else 1)
+
+
+@pytest.mark.parametrize("task", ["nlp", "vision"])
+def test_no_regression_data_for_tasks_that_are_always_classification(task: str) -> None:
+    with pytest.raises(ConfigError, match=f"{task} data is always classification"):
+        synthetic_dataset(task, "regression")
 
 
 class _Knn(ModelPlugin):
@@ -117,3 +124,85 @@ def test_a_model_declaring_no_probabilities_is_checked_without_them() -> None:
         probabilities = False
 
     assert check_plugin(Svc(), "model", n_samples=1).ok
+
+
+class _NlpRegression(_Knn):
+    name = "nlp_ridge"
+    tasks = frozenset({"nlp"})
+    kinds = frozenset({"classification", "regression"})
+
+
+class _FeaturizerWithoutParams(_Knn):
+    def featurizer(self) -> Any:  # type: ignore[override]
+        return None
+
+
+@pytest.mark.parametrize(("plugin", "message"), [
+    (_NlpRegression(), "kinds declares 'regression', but nlp data is always classification"),
+    (_FeaturizerWithoutParams(), r"featurizer\(self\) does not take the protocol's arguments: expected "
+                                 r"featurizer\(self, params\)"),
+])
+def test_declarations_the_engine_cannot_honour_fail_the_check(plugin: Any, message: str) -> None:
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin, "model", n_samples=1)
+
+
+# -- regularizers: the training batch contract ----------------------------------------------------------------
+
+
+class _TokenRegularizer(RegularizerPlugin):
+    """Applies to every task (declares none), so the kit must exercise it on token-id batches too."""
+
+    name = "token_noise"
+    api_version = API_VERSION
+
+    def search_space(self, space: Any) -> None:
+        space.suggest_float("rate", 0.1, 0.5)
+
+
+class _PadInTheMiddle(_TokenRegularizer):
+    def transform_batch(self, params: Any, X: Any, Y: Any, generator: Any) -> tuple[Any, Any]:
+        if X.is_floating_point():
+            return X, Y
+        X = X.clone()
+        X[:, 0] = 0  # drops each text's first token by padding it: a hole in front of the other ids
+        return X, Y
+
+
+class _FloatTokens(_TokenRegularizer):
+    def transform_batch(self, params: Any, X: Any, Y: Any, generator: Any) -> tuple[Any, Any]:
+        return X.float(), Y
+
+
+class _UnnormalizedTargets(_TokenRegularizer):
+    def transform_batch(self, params: Any, X: Any, Y: Any, generator: Any) -> tuple[Any, Any]:
+        return X, Y * 2.0
+
+
+class _WordDropout(_TokenRegularizer):
+    """Drops the first token of every text the contract's way: the rest shift left, padding stays at the end."""
+
+    tasks = frozenset({"nlp"})
+
+    def transform_batch(self, params: Any, X: Any, Y: Any, generator: Any) -> tuple[Any, Any]:
+        return torch.cat([X[:, 1:], torch.zeros_like(X[:, :1])], dim=1), Y
+
+
+@pytest.mark.parametrize(("plugin", "message"), [
+    (_PadInTheMiddle(), "nlp classification: transform_batch put padding \\(id 0\\) before token ids in row 0: a "
+                        "token-id row holds its ids first and padding only at its end"),
+    (_FloatTokens(), r"nlp classification: transform_batch changed X from torch.int64 \(60, \d+\) to torch.float32"),
+    (_UnnormalizedTargets(), "transform_batch returned Y rows that are not class probabilities"),
+])
+def test_a_regularizer_breaking_the_batch_contract_fails_with_the_reason(plugin: Any, message: str) -> None:
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin, "regularizer", n_samples=1)
+
+
+def test_a_regularizer_keeping_the_batch_contract_passes() -> None:
+    assert check_plugin(_WordDropout(), "regularizer", n_samples=1).detail == "1 draws; fit nlp/classification"
+
+
+def test_a_regularizer_declaring_no_tasks_is_exercised_on_every_task() -> None:
+    result = check_plugin(_TokenRegularizer(), "regularizer", n_samples=1)
+    assert result.detail == "1 draws; fit nlp/classification, tabular/classification, vision/classification"

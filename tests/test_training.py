@@ -231,3 +231,60 @@ def test_a_model_owning_its_optimizer_builds_it_with_the_regularizers_overrides(
     proba = fit_predict(config, _problem("classification", 2), X[:150], y[:150], X[150:], device=torch.device("cpu"))
     assert (proba.argmax(axis=1) == y[150:]).mean() > 0.9
     assert model.calls == [({"weight_decay": 1e-3}, 3 * 10)]  # 3 epochs x ceil(150 / 16) batches
+
+
+class _SmallSteps(Linear):
+    """A model asking for a tenth of the optimizer's searched learning rate, or ``scale`` when given."""
+
+    def __init__(self, scale: Any = 0.1) -> None:
+        super().__init__(epochs=2)
+        self.scale = scale
+        self.seen: list[Any] = []
+
+    def lr_scale(self, params: Any) -> Any:
+        self.seen.append(params)
+        return self.scale
+
+
+def _step_lrs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The learning rate of every parameter group at every AdamW step, recorded as the steps happen."""
+    lrs: list[float] = []
+    original = torch.optim.AdamW.step
+
+    def step(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        lrs.extend(float(group["lr"]) for group in self.param_groups)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    return lrs
+
+
+@pytest.mark.parametrize(("model", "expected"), [(Linear(epochs=2), 0.05), (_SmallSteps(), 0.005)],
+                         ids=["default", "scaled"])
+def test_a_models_lr_scale_reaches_the_optimizers_learning_rate(monkeypatch: pytest.MonkeyPatch, model: Any,
+                                                                 expected: float) -> None:
+    lrs = _step_lrs(monkeypatch)
+    config = _config(model, lr=0.05)
+    config.model_params = {"width": 8}
+    X, y = _blobs(64)
+    fit_predict(config, _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+    assert len(lrs) == 2 * 4 and lrs == pytest.approx([expected] * 8)
+    assert config.optimizer_params["lr"] == 0.05  # the searched value itself is unchanged
+    if isinstance(model, _SmallSteps):
+        assert model.seen == [{"width": 8}]  # once per fold, with the model's own parameters
+
+
+def test_the_schedule_starts_from_the_scaled_learning_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    lrs = _step_lrs(monkeypatch)
+    config = _config(_SmallSteps(), lr=0.05)
+    config.optimizer_params["schedule"] = "cosine"
+    X, y = _blobs(64)
+    fit_predict(config, _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+    assert lrs[0] == pytest.approx(0.005) and lrs[-1] < lrs[0] and max(lrs) == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), "0.1", True])
+def test_an_invalid_lr_scale_fails_the_fold(scale: Any) -> None:
+    X, y = _blobs(64)
+    with pytest.raises(PluginError, match="lr_scale\\(\\) returned .*, not a positive finite number"):
+        fit_predict(_config(_SmallSteps(scale)), _problem("classification", 2), X, y, X, device=torch.device("cpu"))
