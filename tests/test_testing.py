@@ -82,11 +82,26 @@ class _NoProbabilities(_Knn):
         return SVC()  # no predict_proba, though the plugin keeps the default probabilities = True
 
 
+class _NlpRegression(_Knn):
+    name = "nlp_ridge"
+    tasks = frozenset({"nlp"})
+    kinds = frozenset({"classification", "regression"})
+
+
+class _FeaturizerWithoutParams(_Knn):
+    def featurizer(self) -> Any:  # type: ignore[override]
+        return None
+
+
 @pytest.mark.parametrize(("plugin", "message"), [
     (_BadRange(), "parameter 'k': low=5 is greater than high=1"),
     (_NoProbabilities(), "predicts no class probabilities"),
     (_BuildRaises(), "RuntimeError: cannot build"),
     (_NoApiVersion(), "declares no api_version"),
+    # declarations the engine cannot honour
+    (_NlpRegression(), "kinds declares 'regression', but nlp data is always classification"),
+    (_FeaturizerWithoutParams(), r"featurizer\(self\) does not take the protocol's arguments: expected "
+                                 r"featurizer\(self, params\)"),
 ])
 def test_failing_models_are_reported_with_the_reason(plugin: Any, message: str) -> None:
     with pytest.raises(PluginCheckError, match=message):
@@ -124,27 +139,6 @@ def test_a_model_declaring_no_probabilities_is_checked_without_them() -> None:
         probabilities = False
 
     assert check_plugin(Svc(), "model", n_samples=1).ok
-
-
-class _NlpRegression(_Knn):
-    name = "nlp_ridge"
-    tasks = frozenset({"nlp"})
-    kinds = frozenset({"classification", "regression"})
-
-
-class _FeaturizerWithoutParams(_Knn):
-    def featurizer(self) -> Any:  # type: ignore[override]
-        return None
-
-
-@pytest.mark.parametrize(("plugin", "message"), [
-    (_NlpRegression(), "kinds declares 'regression', but nlp data is always classification"),
-    (_FeaturizerWithoutParams(), r"featurizer\(self\) does not take the protocol's arguments: expected "
-                                 r"featurizer\(self, params\)"),
-])
-def test_declarations_the_engine_cannot_honour_fail_the_check(plugin: Any, message: str) -> None:
-    with pytest.raises(PluginCheckError, match=message):
-        check_plugin(plugin, "model", n_samples=1)
 
 
 # -- regularizers: the training batch contract ----------------------------------------------------------------
