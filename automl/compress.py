@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from automl.artifacts import CARD, load_model, save_model, write_card
-from automl.compression import check_method, compress_module
 from automl.costs import LATENCY_ROWS, latency_ms
 from automl.cv import make_splits
 from automl.datasets import subset
@@ -27,7 +26,6 @@ from automl.features import take
 from automl.metrics import get_metric
 from automl.model import FittedModel, Model, fit
 from automl.refit import study_rows
-from automl.training import Trained
 
 __all__ = ["Comparison", "compress"]
 
@@ -50,6 +48,9 @@ class Comparison:
 def _compressed(fitted: FittedModel, method: str) -> FittedModel:
     trained = fitted.trained
     assert trained is not None
+    from automl.compression import compress_module  # (torch: imported when a model is compressed, not before)
+    from automl.training import Trained
+
     module = compress_module(trained.module, method)
     return FittedModel(fitted.config, fitted.problem,
                        trained=Trained(module, trained.classification, trained.y_mean, trained.y_std), device="cpu")
@@ -64,6 +65,8 @@ def _size(directory: Path, card: dict[str, Any]) -> int:
 def compress(model_dir: str | Path, method: str, out: str | Path, *, device: str = "auto") -> Comparison:
     """Compress the torch model in ``model_dir`` with ``method`` (see :mod:`automl.compression`), write it to
     ``out``, and compare the two (see the module docstring); the comparison is also stored in the new card."""
+    from automl.compression import check_method
+
     check_method(method)
     source = Path(model_dir)
     original = load_model(source, device="cpu")

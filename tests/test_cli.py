@@ -380,3 +380,12 @@ def test_an_accuracy_cost_search_prints_its_pareto_front(moons_csv: Path, tmp_pa
     assert refit.exit_code == 0, refit.output
     assert_one_error_line(invoke(*search_args(moons_csv, url, objectives="latency,accuracy")),
                           "objectives start with the metric")
+
+
+def test_the_command_line_starts_without_torch_ray_or_plotting_libraries() -> None:
+    """`automl studies` or `automl --help` should not pay for torch, Ray, plotly or matplotlib: they are imported
+    by the commands that use them."""
+    code = ("import sys, automl_cli; heavy = [m for m in ('torch', 'ray', 'plotly', 'matplotlib', 'onnx', 'skops') "
+            "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
