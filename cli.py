@@ -327,7 +327,8 @@ def compare(
         if len(result.params):
             params = _wrapping_table("parameter", *result.params.columns, title="where the best configurations differ")
             for name, values in result.params.iterrows():
-                params.add_row(str(name), *("-" if v is None else str(v) for v in values))
+                params.add_row(str(name), *("-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+                                            for v in values))
             out.print(params)
 
 

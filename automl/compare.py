@@ -117,8 +117,10 @@ def _param_differences(studies: list[optuna.Study]) -> pd.DataFrame:
     names = sorted({name for params in best.values() for name in params})
     frame = pd.DataFrame({study: [params.get(name) for name in names] for study, params in best.items()},
                          index=pd.Index(names, name="parameter"), dtype=object)
-    differs = frame.apply(lambda row: len({repr(v) for v in row}) > 1, axis=1) if len(frame) else []
-    return frame[differs] if len(frame) else frame
+    if not len(frame):
+        return frame
+    frame = frame.astype(object).where(frame.notna(), None)  # missing: None, never NaN
+    return frame[frame.apply(lambda row: len({repr(v) for v in row}) > 1, axis=1)]
 
 
 def compare(studies: Sequence[str], storages: Sequence[str | None] = ()) -> Comparison:

@@ -47,6 +47,8 @@ def test_studies_on_one_dataset_are_ranked_best_first(sweep: tuple[str, str]) ->
         assert row["seconds_per_trial"] > 0 and len(set(frame["fingerprint"])) == 1
     assert "model" in result.params.index and set(result.params.columns) == set(MODELS)
     assert result.params.loc["model"].tolist() == list(result.params.columns)  # each study's own family
+    knn = result.params.loc["model.k_neighbors.weights"]
+    assert knn["linear"] is None and knn["k_neighbors"] in ("uniform", "distance")  # None where absent, never NaN
 
 
 def test_studies_on_other_data_are_listed_but_not_ranked(sweep: tuple[str, str]) -> None:
