@@ -81,7 +81,9 @@ def test_kill_9_then_resume_on_postgres(postgres: str, tmp_path: Path, contract_
                                        signal_when: Callable) -> None:
     args = _cli("--models", "slow", "--folds", "3", "--n-trials", "5", "--study", "k", "--storage", postgres,
                 "--n-jobs", "2")
-    env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "0.4"}
+    # folds slow enough that the worker process (seconds to import on a busy machine) joins before the command
+    # alone has run the 5 trials
+    env = {**os.environ, "AUTOML_TEST_SLOW_SECONDS": "1.0"}
 
     def two_mid_trial(trials: list[optuna.trial.FrozenTrial]) -> bool:
         return sum(t.state == TrialState.RUNNING and bool(t.intermediate_values) for t in trials) == 2
