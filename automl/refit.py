@@ -43,7 +43,10 @@ def study_rows(ref: dict[str, Any], fingerprint: str, holdout: str, seed: int) -
                                  f"{full.fingerprint}, the study's {fingerprint}")
     if not holdout:
         return full, None
-    rows, held_out, _ = split_holdout(full, float(holdout.partition(":")[0]), seed)
+    rows, held_out, identity = split_holdout(full, float(holdout.partition(":")[0]), seed)
+    if identity != holdout:
+        raise StudyMismatchError(f"the held-out rows come out differently here ({identity}, the study's {holdout}: "
+                                 "scikit-learn version?)")
     return rows, held_out
 
 
@@ -161,7 +164,6 @@ def refit(study: optuna.Study, *, trial: int | None = None, out: str | Path | No
 
         save_model(model, out)
     return model
-
 
 
 def write_holdout(study: optuna.Study, path: str | Path) -> Path:

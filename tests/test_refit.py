@@ -17,7 +17,7 @@ from automl.exceptions import ConfigError, StudyMismatchError
 from automl.export import export_onnx
 from automl.holdout import ATTR
 from automl.predict import predict_file
-from automl.refit import choose_trial, write_holdout
+from automl.refit import choose_trial, study_rows, write_holdout
 
 
 def _reproduces_the_stored_held_out_score(study: optuna.Study, model_dir: Path, rows_file: Path) -> float:
@@ -115,3 +115,14 @@ def test_a_refit_is_refused_when_the_data_changed(tmp_path: Path, blobs_csv: Pat
     with pytest.raises(StudyMismatchError, match="changed since the study"):
         automl.refit(study, out=tmp_path / "model")
     assert not (tmp_path / "model").exists()
+
+
+def test_a_refit_is_refused_when_the_held_out_rows_come_out_differently(refitted: Callable) -> None:
+    """The digest of the held-out rows is checked again, not only the fraction: a refit never scores other rows."""
+    made = refitted("mlp")
+    spec = automl.load_study(made.study, made.storage).user_attrs["automl"]
+    fraction = spec["holdout"].partition(":")[0]
+    with pytest.raises(StudyMismatchError, match="held-out rows come out differently"):
+        study_rows(spec["data"], spec["fingerprint"], f"{fraction}:0000000000000000", spec["seed"])
+    rows, held_out = study_rows(spec["data"], spec["fingerprint"], spec["holdout"], spec["seed"])
+    assert held_out is not None and len(rows) + len(held_out) == 160
