@@ -11,30 +11,29 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import optuna
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+# Only light modules here: each command imports what it uses (optuna, scikit-learn, torch, ...) when it runs, so
+# `automl --help` or `automl plugins list` do not pay for them (tests/test_cli.py checks it).
 import automl
 import automl.dashboard
-from automl.artifacts import load_model
-from automl.compress import compress as compress_model
+import automl.plots
 from automl.envvars import debug
 from automl.exceptions import AutomlError, PluginWarning
-from automl.export import export_onnx, sample_rows
-from automl.predict import predict_file
 from automl.protocols import GROUPS, TASKS
-from automl.refit import choose_trial, write_holdout
-from automl.storage import display_url
-from automl.testing import check_record
+
+if TYPE_CHECKING:
+    import optuna
 
 app = typer.Typer(help="Plugin-based AutoML: k-fold CV hyperparameter search on Optuna.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-plugins_app = typer.Typer(help="Installed model, optimizer and regularizer plugins.", no_args_is_help=True)
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
+plugins_app = typer.Typer(help="Installed model, optimizer and regularizer plugins.", no_args_is_help=True,
+                          rich_markup_mode=None)
 app.add_typer(plugins_app, name="plugins")
 
 out = Console()
@@ -135,14 +134,16 @@ def search(
     text_column: Annotated[Optional[str], typer.Option(help="text column of a table file (nlp)")] = None,
     metric: Annotated[Optional[str], typer.Option(help="fold score [default: accuracy, or rmse (regression)]")] = None,
     n_trials: Annotated[Optional[int], typer.Option(help="complete+pruned trials the study ends with")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="wall-clock cap of this run, seconds")] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        help="wall-clock cap of this command in seconds, start-up included: a trial that cannot finish does not "
+             "start, a running one stops at the limit (its configuration is queued for the next run)")] = None,
     folds: Annotated[int, typer.Option(help="k of the k-fold cross-validation")] = 5,
     seed: Annotated[int, typer.Option(help="fixes the CV splits; seeds sampler and training")] = 0,
     study: Annotated[Optional[str], typer.Option(help="study name [default: <task>-<dataset>]")] = None,
     storage: StorageOption = None,
     sampler: Annotated[str, typer.Option(help="tpe, random, cmaes or gp")] = "tpe",
     pruner: Annotated[Optional[str], typer.Option(
-        help="median, percentile or none [default: median; none with --objectives]")] = None,
+        help="median, percentile, wilcoxon, hyperband or none [default: median; none with --objectives]")] = None,
     models: Annotated[Optional[list[str]], typer.Option(help="restrict models (comma-separated or repeated)")] = None,
     optimizers: Annotated[Optional[list[str]], typer.Option(help="restrict optimizers")] = None,
     regularizers: Annotated[Optional[list[str]], typer.Option(help="restrict regularizers")] = None,
@@ -167,9 +168,20 @@ def search(
     objectives: Annotated[Optional[str], typer.Option(
         help="accuracy vs cost: the metric, then costs to minimize (latency, size, params), e.g. accuracy,latency; "
              "keeps a Pareto front, prunes nothing")] = None,
+    feature_cache_mb: Annotated[Optional[float], typer.Option(
+        help="MiB of featurized folds (TF-IDF, scalers) kept in memory and reused by trials whose featurizer "
+             "settings repeat; 0: off [default: 1024]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Run a hyperparameter search, or resume it: re-running the same command continues the same study."""
+    import time
+
+    import optuna
+
+    from automl.deadline import process_age
+    from automl.storage import display_url
+
+    started = time.time() - process_age()  # --timeout counts the command's start-up too
     if quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     if pretrained is not None:  # read by the pretrained plugins when they load (automl_plugins.nlp.pretrained)
@@ -181,7 +193,8 @@ def search(
             models=_names(models), optimizers=_names(optimizers), regularizers=_names(regularizers),
             device=device, threads=threads, progress=not quiet, backend=backend, n_jobs=n_jobs,
             trial_timeout=trial_timeout, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-            holdout=holdout, objectives=objectives.split(",") if objectives else None,
+            holdout=holdout, objectives=objectives.split(",") if objectives else None, started=started,
+            feature_cache_mb=feature_cache_mb,
         )
         row = automl.report.summarize(result.study)
         best = _fmt(row.best_value)
@@ -286,6 +299,8 @@ def copy(
     name: Annotated[Optional[str], typer.Option(help="name of the copy [default: the same]")] = None,
 ) -> None:
     """Copy a study with all its trials to another storage (e.g. SQLite to PostgreSQL); searches resume on it."""
+    from automl.storage import display_url
+
     with _errors():
         if not target:
             raise automl.ConfigError("--to is required: the storage URL to copy the study to")
@@ -344,6 +359,8 @@ def refit(
         help="also write the study's held-out rows to this file (.csv/.tsv/.parquet; .npz for images)")] = None,
 ) -> None:
     """Fit a trial's configuration on all the study's search rows and write it as a model directory."""
+    from automl.refit import choose_trial, write_holdout
+
     with _errors():
         opened = automl.load_study(study, storage)
         number = choose_trial(opened, trial).number
@@ -373,6 +390,9 @@ def predict(
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N (torch models)")] = "cpu",
 ) -> None:
     """Predict the rows of a file in batches; score them too when the file holds the target column."""
+    from automl.artifacts import load_model
+    from automl.predict import predict_file
+
     with _errors():
         done = predict_file(load_model(model_dir, device=device), data, out=destination, proba=proba, progress=True)
         if destination is None:
@@ -392,6 +412,9 @@ def export_model(
     data: Annotated[Optional[str], typer.Option(help="rows to check the export on [default: the study's]")] = None,
 ) -> None:
     """Export a model for serving (ONNX), checked in onnxruntime against the model itself."""
+    from automl.artifacts import load_model
+    from automl.export import export_onnx, sample_rows
+
     with _errors():
         if format != "onnx":
             raise automl.ConfigError(f"unknown export format {format!r}; supported: onnx")
@@ -409,6 +432,8 @@ def compress(
         "--out", help="new model directory [default: <model_dir>-<method>]")] = None,
 ) -> None:
     """Write a compressed copy of a torch model and compare both: size, latency per batch, metric."""
+    from automl.compress import compress as compress_model
+
     with _errors():
         target = destination or f"{model_dir.rstrip('/')}-{method.replace(':', '')}"
         comparison = compress_model(model_dir, method, target)
@@ -481,6 +506,8 @@ def plugins_check(
     samples: Annotated[int, typer.Option(help="search-space draws per plugin", min=1)] = 5,
 ) -> None:
     """Check installed plugins: shape, search-space draws, and a tiny fit on generated data. Exit 1 on a failure."""
+    from automl.testing import check_record
+
     with _errors():
         registry = automl.discover()
         records = [r for r in registry.records if not names or r.name in names]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 
 from automl.exceptions import ConfigError
-from automl.storage import open_storage
 
 __all__ = ["DEFAULT_HOST", "serve"]
 
@@ -22,5 +21,7 @@ def serve(storage: str | None = None, host: str = DEFAULT_HOST, port: int = 8080
     if not 0 < port < 65536:
         raise ConfigError(f"port must be 1..65535, got {port}")
     import optuna_dashboard
+
+    from automl.storage import open_storage
 
     optuna_dashboard.run_server(open_storage(storage, heartbeat=False, create=False), host=host, port=port)

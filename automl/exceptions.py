@@ -44,7 +44,8 @@ class StudyMismatchError(AutomlError):
 
 
 class PluginWarning(UserWarning):
-    """A plugin was left out of a search (its search space is invalid); the search goes on without it."""
+    """A plugin was left out of a search (its search space is invalid, or the data has more rows than its
+    ``max_search_rows``); the search goes on without it."""
 
 
 class TrialTimeoutError(TimeoutError):

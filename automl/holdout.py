@@ -10,12 +10,14 @@ is stored on the study apart from the CV score, never mixed with it.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from automl.datasets import Dataset, subset
 from automl.exceptions import ConfigError, DataError
+
+if TYPE_CHECKING:  # scikit-learn and pandas load with the split, not with ATTR (read by `automl studies`)
+    from automl.datasets import Dataset
 
 __all__ = ["ATTR", "check_fraction", "split_holdout"]
 
@@ -34,6 +36,10 @@ def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset
     """``(search rows, held-out rows, identity)`` of ``dataset``: ``fraction`` of its rows set aside, stratified by
     class for classification, fixed by ``seed``; the identity (``"0.2:<digest of the held-out rows>"``) is stored
     with the study."""
+    from sklearn.model_selection import train_test_split
+
+    from automl.datasets import subset
+
     check_fraction(fraction)
     index = np.arange(len(dataset))
     stratify = dataset.y if dataset.kind == "classification" else None

@@ -18,10 +18,12 @@ from typing import Any
 from automl.cv import Split, make_splits, splits_digest
 from automl.datasets import Dataset, load_dataset
 from automl.exceptions import ConfigError, StudyMismatchError
+from automl.feature_cache import DEFAULT_FEATURE_CACHE_MB, FeatureCache
 from automl.holdout import split_holdout
 from automl.metrics import Metric, get_metric
 from automl.registry import Registry, discover
 from automl.runner import TrialRunner
+from automl.samplers import reporting
 from automl.space import Candidates, Selection, candidates, space_signature
 from automl.study import StudySpec
 
@@ -67,7 +69,9 @@ class SearchJob:
     optimizers: tuple[str, ...]
     regularizers: tuple[str, ...]
     n_trials: int
-    timeout: float | None = None
+    #: When the run ends (``time.time()`` seconds: its ``timeout`` counted from its start, see
+    #: :mod:`automl.deadline`); ``None``: no time limit.
+    deadline: float | None = None
     folds: int = 5
     seed: int = 0
     sampler: str = "tpe"
@@ -80,6 +84,11 @@ class SearchJob:
     holdout: float | None = None
     #: Costs minimized next to the metric (:mod:`automl.costs`); empty: a single-objective study.
     costs: tuple[str, ...] = ()
+    #: Size cap (MiB) of each process's cache of featurized folds (:mod:`automl.feature_cache`); 0: no cache.
+    feature_cache_mb: float = DEFAULT_FEATURE_CACHE_MB
+    #: Parameters of the trials a new study queues first: the candidate models' starting points
+    #: (:func:`automl.space.starting_trials`); a study that already holds trials is not given them again.
+    starting_points: tuple[dict[str, Any], ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -97,7 +106,7 @@ class SearchJob:
         raw = json.loads(text)
         raw["data"] = DataRef(**raw["data"])
         raw["identity"] = StudySpec(**raw["identity"])
-        for key in ("models", "optimizers", "regularizers", "costs"):
+        for key in ("models", "optimizers", "regularizers", "costs", "starting_points"):
             raw[key] = tuple(raw[key])
         return cls(**raw)
 
@@ -113,6 +122,8 @@ class Workload:
     candidates: Candidates
     full: Dataset
     held_out: Dataset | None = None
+    #: Featurized folds shared by every runner of this workload: made by the first, sized by its job.
+    feature_cache: FeatureCache | None = field(default=None, repr=False)
 
     @classmethod
     def prepare(cls, full: Dataset, metric: Metric, cands: Candidates, folds: int, seed: int,
@@ -145,6 +156,11 @@ class Workload:
         return workload
 
     def runner(self, job: SearchJob) -> TrialRunner:
-        """The trial runner of this workload under ``job``'s seed, per-trial time limit and costs."""
+        """The trial runner of this workload under ``job``'s seed, per-trial time limit, costs and pruner (what
+        its trials report, :func:`automl.samplers.reporting`), featurizing through the workload's
+        :attr:`feature_cache` (unless ``job.feature_cache_mb`` is 0)."""
+        if self.feature_cache is None and job.feature_cache_mb > 0:
+            self.feature_cache = FeatureCache(int(job.feature_cache_mb * 2**20))
         return TrialRunner(self.dataset, self.splits, self.metric, self.candidates, job.seed, job.trial_timeout,
-                           job.costs)
+                           job.costs, reporting=reporting(job.pruner),
+                           feature_cache=self.feature_cache if job.feature_cache_mb > 0 else None)

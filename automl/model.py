@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from automl.exceptions import ConfigError, PluginError
-from automl.features import fit_featurizer
+from automl.features import Featurize, featurize, take
 from automl.protocols import Problem
 from automl.schema import conform
+from automl.subsample import training_rows
 
 if TYPE_CHECKING:
     import torch
@@ -92,16 +93,25 @@ class FittedModel:
 
 def fit(config: Config, X: Any, y: np.ndarray, *, task: str, kind: str, n_outputs: int, seed: int,
         device: torch.device | None = None, X_valid: Any = None, on_epoch: EpochCallback | None = None,
-        on_oom: Callable[[int], None] | None = None) -> tuple[FittedModel, Any]:
+        on_oom: Callable[[int], None] | None = None, featurizing: Featurize = featurize) -> tuple[FittedModel, Any]:
     """Fit ``config`` on rows ``X``/``y``; returns the model and the featurized ``X_valid`` (when given).
+
+    ``featurizing`` fits the featurizer and featurizes the rows (:func:`automl.features.featurize`, or a
+    :mod:`automl.feature_cache` in front of it); what it returns may be shared with other trials, so the model
+    must not change it. A model plugin with a
+    ``max_train_rows`` is then fitted on at most that many of the rows (:mod:`automl.subsample`).
 
     Torch models train on ``device`` and call ``on_epoch`` with the outputs on ``X_valid`` after every epoch; out
     of memory, the attempt is freed and retried once at half the batch size (``on_oom`` is told the batch size
     that failed), and a second one is a ``MemoryError``.
     """
-    fitted, F = fit_featurizer(config.model.plugin.featurizer(config.model_params), X, y)
-    F_valid = None if X_valid is None else (X_valid if fitted is None else fitted.transform(X_valid))
-    problem = Problem(task, kind, n_outputs, tuple(F.shape[1:]), fitted, seed)  # type: ignore[arg-type]
+    fitted, F, F_valid = featurizing(config.model.plugin.featurizer(config.model_params), X, y, X_valid)
+    limit = config.model.plugin.max_train_rows
+    rows = None if limit is None else training_rows(y, limit, classification=kind == "classification")
+    if rows is not None:  # a model that scales badly with the rows: fitted on a subsample (automl.subsample)
+        F, y = take(F, rows), y[rows]
+    problem = Problem(task, kind, n_outputs, tuple(F.shape[1:]), fitted, seed,  # type: ignore[arg-type]
+                      n_rows=F.shape[0])
     if config.model.plugin.family != "torch":
         estimator = build_estimator(config, problem)
         estimator.fit(F, y)
@@ -116,9 +126,9 @@ def _train_with_retry(config: Config, problem: Problem, F: Any, y: np.ndarray, d
     """Train; out of memory, free what the attempt held and retry once with half the batch size."""
     import torch
 
-    from automl.training import train
+    from automl.training import fold_settings, train
 
-    batch_size = config.model.plugin.training(config.model_params).batch_size
+    batch_size = fold_settings(config, F.shape[0]).batch_size
     try:
         return train(config, problem, F, y, device=device, X_valid=F_valid, on_epoch=on_epoch)
     except torch.OutOfMemoryError:

@@ -24,14 +24,13 @@ import statistics
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
-
-from automl.costs import UNITS
 from automl.exceptions import ConfigError
-from automl.study import spec_of
+
+if TYPE_CHECKING:  # imported when a plot is drawn: the command line reads KINDS without paying for optuna
+    import optuna
+    from optuna.trial import FrozenTrial
 
 __all__ = ["ENGINES", "KINDS", "SUFFIXES", "check_kind", "check_out", "close", "default_out", "plot", "write"]
 
@@ -87,6 +86,8 @@ def plot(study: optuna.Study, kind: str = "history", out: str | Path | None = No
         if path is not None and engine != wanted:
             raise ConfigError(f"a {path.suffix} file is drawn with {wanted}, not {engine}")
         wanted = engine
+    from optuna.trial import TrialState
+
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise ConfigError(f"study {study.study_name!r} has no complete trial to plot "
@@ -130,6 +131,10 @@ class _View:
     """A study's complete trials, its metric and costs, and the labels the plots give them."""
 
     def __init__(self, study: optuna.Study, complete: list[FrozenTrial]) -> None:
+        import optuna
+
+        from automl.study import spec_of
+
         spec = spec_of(study)
         self.study = study
         self.complete = complete
@@ -175,6 +180,8 @@ def _quiet() -> Iterator[None]:
     """Optuna marks its matplotlib plots experimental, its parallel coordinates make matplotlib warn about the axis of
     a parameter with one value, and its importances warn about every conditional parameter seen in fewer than 2
     trials of a branch (a small study's importances are rough: that is the plot's nature, not a fault)."""
+    import optuna
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
@@ -234,6 +241,8 @@ def _pareto(view: _View, mpl: bool) -> Any:
     if not view.multi:
         raise ConfigError(f"study {view.study.study_name!r} has one objective ({view.metric}): a Pareto front needs "
                           f"an accuracy-vs-cost study (automl search --objectives {view.metric},latency)")
+    from automl.costs import UNITS
+
     names = [view.label, *(f"{cost} ({UNITS.get(cost, '?')})" for cost in view.costs)]
     names += [f"objective {i}" for i in range(len(names), len(view.study.directions))]
     axes: dict[str, Any] = {"target_names": names[:3]}

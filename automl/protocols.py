@@ -103,6 +103,9 @@ class Problem:
         input_shape: shape of one featurized sample (after ``featurizer`` ran on the training fold).
         featurizer: the featurizer fitted on this fold's training rows, or ``None``.
         seed: seed of this trial and fold.
+        n_rows: training rows the model is fitted on (after any ``max_train_rows`` subsample), e.g. to cap what
+            each tree of a forest sees on big data; ``None`` where nothing is fitted (a saved model rebuilt to
+            load its weights).
     """
 
     task: str
@@ -111,14 +114,25 @@ class Problem:
     input_shape: tuple[int, ...]
     featurizer: Any
     seed: int
+    n_rows: int | None = None
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Training-loop settings of a torch model: the model plugin owns them because they depend on it."""
+    """Training-loop settings of a torch model: the model plugin owns them because they depend on it.
+
+    ``epochs`` and ``batch_size`` are meant for a small table; the engine fits them to the training fold's rows
+    (:func:`automl.training.budgeted`): a fold of more than ``epoch_rows`` rows trains for proportionally fewer
+    epochs (at least one), and the batch size is multiplied by the smallest whole factor that keeps a fold's
+    optimizer steps within ``max_steps``. ``None`` switches either rule off.
+    """
 
     epochs: int = 10
     batch_size: int = 64
+    #: The rows ``epochs`` are meant for: above them, epochs shrink in proportion (a step budget in rows seen).
+    epoch_rows: int | None = 20_000
+    #: The most optimizer steps of one fold's training: beyond them, larger batches (tiny data: few, large ones).
+    max_steps: int | None = 1_000
 
 
 @dataclass(frozen=True)
@@ -139,7 +153,7 @@ class ModelPlugin:
     Class attributes to set: ``name`` (equal to the entry-point name), ``api_version`` (the protocol version
     the plugin was written for: :data:`API_VERSION`), ``tasks``, ``family``, and ``kinds`` (the problem kinds it
     can fit; ``regression`` only with a task of :data:`REGRESSION_TASKS`). Optional ones: ``probabilities``,
-    ``heavy`` and ``owns_optimizer``.
+    ``heavy``, ``owns_optimizer``, ``max_train_rows``, ``max_search_rows`` and ``starting_points``.
     """
 
     name: ClassVar[str]
@@ -156,6 +170,22 @@ class ModelPlugin:
     #: Torch models that tune their own optimizer (e.g. fine-tuning, with its own learning-rate range and
     #: warm-up) set this and implement :meth:`build_optimizer`; no optimizer plugin is composed for them.
     owns_optimizer: ClassVar[bool] = False
+    #: Models whose cost grows faster than the rows (k-NN, kernel SVMs): the most training rows one fit uses. Above
+    #: it, every fit (each CV fold, and a refit) trains the model on a stratified subsample of that many training
+    #: rows, the same for every trial (:mod:`automl.subsample`); the featurizer is still fitted on all of them, and
+    #: validation rows are never subsampled. Read at each fit. ``None`` (the default): all rows.
+    max_train_rows: ClassVar[int | None] = None
+    #: Rows of a dataset above which a search that does not name the model (``models=[...]``) leaves it out, with
+    #: a one-line :class:`~automl.exceptions.PluginWarning`. Read once, when a search chooses its candidate
+    #: models. ``None`` (the default): no limit.
+    max_search_rows: ClassVar[int | None] = None
+    #: Known-good, cheap configurations of this model (like FLAML's low-cost initial points): each one a complete
+    #: set of the parameters :meth:`search_space` suggests, by local name, with JSON values (numbers, strings,
+    #: booleans). A search creating its study queues them as its first trials, in candidate-model order, before the
+    #: sampler proposes anything; a resumed study is not given them again. Optimizer and regularizer choices of a
+    #: torch model are left to the sampler. The registry checks their form, a search's pre-flight that each is a
+    #: draw of the space (:func:`automl.space.check_starting_points`). Default: none.
+    starting_points: ClassVar[tuple[Mapping[str, Any], ...]] = ()
 
     def search_space(self, space: ParamSpace) -> None:
         """Suggest this model's parameters. Called once per trial, only when this model is chosen."""
@@ -175,7 +205,8 @@ class ModelPlugin:
         raise NotImplementedError
 
     def training(self, params: Mapping[str, Any]) -> TrainSettings:
-        """Torch models: epochs and batch size of the training loop. Called once per fold."""
+        """Torch models: epochs and batch size of the training loop, and its step budget (the engine fits them
+        to the fold's rows, see :class:`TrainSettings`). Called once per fold."""
         return TrainSettings()
 
     def lr_scale(self, params: Mapping[str, Any]) -> float:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import inspect
+import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -208,6 +209,13 @@ def shape_error(record: PluginRecord) -> str | None:
         if getattr(plugin, "owns_optimizer", False) and (
                 plugin.family != "torch" or type(plugin).build_optimizer is ModelPlugin.build_optimizer):
             return "owns_optimizer is set, which needs family 'torch' and a build_optimizer() implementation"
+        for attribute in ("max_train_rows", "max_search_rows"):
+            value = getattr(plugin, attribute, None)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                return f"{attribute} must be None or a positive number of rows, got {value!r}"
+        reason = _starting_points_error(getattr(plugin, "starting_points", ()))
+        if reason is not None:
+            return reason
     if record.kind == "regularizer":
         families = getattr(plugin, "families", None)
         if not isinstance(families, (set, frozenset, tuple, list)) or not families or not set(families) <= set(
@@ -218,6 +226,25 @@ def shape_error(record: PluginRecord) -> str | None:
             if value is not None and (not isinstance(value, (set, frozenset, tuple, list)) or not value
                                       or not set(value) <= set(allowed_values)):
                 return f"{attribute} must be None or a non-empty subset of {allowed_values}, got {value!r}"
+    return None
+
+
+def _starting_points_error(points: Any) -> str | None:
+    """Why a model's ``starting_points`` are not a tuple or list of parameter mappings (local names: non-empty
+    strings without ``.``; values: JSON numbers, strings or booleans), or ``None``. Whether each one is a draw of
+    the model's space is the search's pre-flight to check (:func:`automl.space.check_starting_points`)."""
+    if not isinstance(points, (tuple, list)):
+        return f"starting_points must be a tuple of parameter mappings, got {type(points).__name__}"
+    for index, point in enumerate(points):
+        if not isinstance(point, Mapping) or not point:
+            return f"starting_points[{index}] must be a non-empty mapping of parameter names to values, got {point!r}"
+        for name, value in point.items():
+            if not isinstance(name, str) or not name or "." in name:
+                return f"starting_points[{index}]: parameter name {name!r} must be a non-empty string without '.'"
+            if not isinstance(value, (bool, int, float, str)) or (isinstance(value, float)
+                                                                   and not math.isfinite(value)):
+                return (f"starting_points[{index}]: parameter {name!r} is {value!r}; values are finite numbers, "
+                        "strings or booleans")
     return None
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
-import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from automl.holdout import ATTR as HOLDOUT_ATTR
 from automl.storage import open_storage
 from automl.study import spec_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["StudyRow", "describe", "failures", "leaderboard", "list_studies", "pareto_front", "summarize", "top_trials",
            "trials_frame"]
@@ -84,6 +86,8 @@ def trials_frame(trials: list[FrozenTrial], objectives: list[str]) -> pd.DataFra
     """One row per trial: ``trial``, its objective values (columns named by ``objectives``: the metric, then any
     costs), ``std`` of the fold scores, ``model``, ``fold_1`` ... ``fold_k``, ``fit_seconds`` (all folds), and
     the parameters (namespaced names)."""
+    import pandas as pd
+
     rows = []
     for trial in trials:
         folds = trial.user_attrs.get("fold_scores", [])

@@ -4,18 +4,35 @@ The trial runner (:mod:`automl.runner`) reports the running CV estimate after ea
 to stop, and records attributes (fold scores, fit times, resources, the reason of a failure) through a reporter.
 Each backend supplies one: the Optuna backend writes to the Optuna trial, the Ray backend sends results to its
 driver. Neither the runner nor the fold loop knows which.
+
+What is reported depends on the study's pruner (:func:`automl.samplers.reporting`): see :class:`Reporting`.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Protocol
 
-__all__ = ["FAIL_REASON", "INTERRUPTED", "MemoryReporter", "Reporter", "fail_reason"]
+__all__ = ["FAIL_REASON", "INTERRUPTED", "MemoryReporter", "Reporter", "Reporting", "fail_reason"]
 
 #: Trial attribute holding why a trial failed.
 FAIL_REASON = "fail_reason"
 #: ``fail_reason`` of a trial stopped by Ctrl-C (or its worker's stop signal).
 INTERRUPTED = "interrupted by the user (KeyboardInterrupt)"
+
+
+class Reporting(enum.Enum):
+    """What a trial reports, and at which steps (the steps are laid out in :mod:`automl.cv`).
+
+    * ``RUNNING``: the running mean CV estimate after each fold, and after torch epochs 1, 2, 4, 8, ...
+      (:func:`automl.cv.on_schedule`; median and percentile pruners compare trials at equal steps);
+    * ``FOLDS``: the running mean after each fold only (Hyperband: its resource is the number of folds);
+    * ``PER_FOLD``: each fold's own score at step ``f`` (Wilcoxon: paired per-fold comparisons with the best trial).
+    """
+
+    RUNNING = "running"
+    FOLDS = "folds"
+    PER_FOLD = "per_fold"
 
 
 class Reporter(Protocol):

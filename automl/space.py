@@ -21,8 +21,8 @@ from automl.exceptions import PluginError, PluginWarning, SearchSpaceError
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry
 
-__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "compose", "configure", "describe",
-           "explore", "space_signature"]
+__all__ = ["Candidates", "Config", "ScopedSpace", "Selection", "candidates", "check_starting_points", "compose",
+           "configure", "describe", "explore", "space_signature", "starting_trials"]
 
 
 class ScopedSpace:
@@ -134,14 +134,16 @@ PREFLIGHT_DRAWS = 16
 
 def _valid_spaces(records: list[PluginRecord], named: tuple[str, ...] | None) -> list[PluginRecord]:
     """``records`` (only those in ``named``, unless it is ``None``) whose search space survives
-    :data:`PREFLIGHT_DRAWS` draws. A named plugin with an invalid space raises its :class:`SearchSpaceError`; any
-    other is left out with a :class:`PluginWarning`."""
+    :data:`PREFLIGHT_DRAWS` draws, and of whose starting points each is a draw of it (:func:`check_starting_points`).
+    A named plugin with an invalid space raises its :class:`SearchSpaceError`; any other is left out with a
+    :class:`PluginWarning`."""
     valid = []
     for record in records:
         if named is not None and record.name not in named:
             continue
         try:
             explore(record, PREFLIGHT_DRAWS)
+            check_starting_points(record)
         except PluginError as exc:
             if named is not None and record.name in named:
                 raise
@@ -151,12 +153,31 @@ def _valid_spaces(records: list[PluginRecord], named: tuple[str, ...] | None) ->
     return valid
 
 
+def _within_rows(records: list[PluginRecord], n_rows: int | None) -> list[PluginRecord]:
+    """``records`` less the models whose ``max_search_rows`` is below ``n_rows``, each left out with a one-line
+    :class:`PluginWarning`."""
+    kept = []
+    for record in records:
+        limit = record.plugin.max_search_rows
+        if n_rows is not None and limit is not None and n_rows > limit:
+            cap = record.plugin.max_train_rows
+            fitted = f" (fitted on at most {cap:,} training rows)" if cap is not None and cap < n_rows else ""
+            warnings.warn(f"model {record.name!r} left out of this search: the data has {n_rows:,} rows, more than "
+                          f"its max_search_rows ({limit:,}); name it in --models (models=[...]) to search it "
+                          f"anyway{fitted}", PluginWarning, stacklevel=3)
+            continue
+        kept.append(record)
+    return kept
+
+
 def candidates(registry: Registry, task: str, kind: str, selection: Selection, *, needs_proba: bool = False,
-               accelerated: bool = False) -> Candidates:
+               accelerated: bool = False, n_rows: int | None = None) -> Candidates:
     """The plugins that may be chosen for ``task``/``kind`` under ``selection``; raises when none applies.
 
     Unless ``selection`` names the models, heavy models join only when trials run on a CUDA device
-    (``accelerated``), and a metric that ``needs_proba`` leaves out models without class probabilities. Every
+    (``accelerated``), models whose ``max_search_rows`` is below the dataset's ``n_rows`` are left out (with a
+    :class:`~automl.exceptions.PluginWarning`), and a metric that ``needs_proba`` leaves out models without class
+    probabilities. Every
     candidate's space is drawn :data:`PREFLIGHT_DRAWS` times first, so an invalid one is caught before any trial
     exists: a named plugin raises, another one is left out with a :class:`~automl.exceptions.PluginWarning`.
     """
@@ -165,6 +186,8 @@ def candidates(registry: Registry, task: str, kind: str, selection: Selection, *
         available = [r for r in available if r.plugin.probabilities]
     if selection.models is None and not accelerated:
         available = [r for r in available if not r.plugin.heavy]
+    if selection.models is None:
+        available = _within_rows(available, n_rows)
     available = _valid_spaces(available, selection.models)
     why = f"to {task} {kind}" + (" scored by class probabilities" if needs_proba else "")
     models = _restrict("model", available, selection.models, registry, why)
@@ -247,6 +270,39 @@ def configure(params: Mapping[str, Any], cands: Candidates) -> Config:
         if family in record.plugin.families and params.get(f"regularizer.{record.name}") is True:
             config.regularizers.append((record, local(f"regularizer.{record.name}.")))
     return config
+
+
+def check_starting_points(record: PluginRecord) -> None:
+    """Raise :class:`SearchSpaceError` unless each of the model's ``starting_points`` is a draw of its space: its
+    ``search_space``, given those values, suggests exactly the parameters the point names, each value within its
+    distribution. Nothing for plugins of other kinds."""
+    for index, point in enumerate(getattr(record.plugin, "starting_points", ()) if record.kind == "model" else ()):
+        owner = f"model plugin {record.name!r} ({record.origin}): starting_points[{index}]"
+        with quiet_optuna_logs():
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        study.enqueue_trial({f"plugin.{record.name}.{name}": value for name, value in point.items()})
+        with warnings.catch_warnings():  # Optuna's "out of range" warning: said below, in one line
+            warnings.simplefilter("ignore")
+            try:
+                suggested = _plugin_space(study.ask(), "plugin", record)
+            except SearchSpaceError as exc:  # e.g. a value that is none of a categorical's choices
+                raise SearchSpaceError(f"{exc} (starting_points[{index}])") from exc
+        if set(suggested) != set(point):
+            raise SearchSpaceError(f"{owner} is not a draw of its space: it names {', '.join(sorted(point))}; the "
+                                   f"space suggests {', '.join(sorted(suggested))} with those values")
+        explored = study.trials[0].distributions
+        for name, value in point.items():
+            distribution = explored[f"plugin.{record.name}.{name}"]
+            if not distribution._contains(distribution.to_internal_repr(value)):
+                raise SearchSpaceError(f"{owner}: {name}={value!r} is outside its range {describe(distribution)}")
+
+
+def starting_trials(cands: Candidates) -> list[dict[str, Any]]:
+    """The starting points of the candidate models (in candidate order) as trial parameters (``model``,
+    ``model.<name>.<param>``): what a new study queues first (see
+    :attr:`automl.protocols.ModelPlugin.starting_points`)."""
+    return [{"model": record.name, **{f"model.{record.name}.{name}": value for name, value in point.items()}}
+            for record in cands.models for point in record.plugin.starting_points]
 
 
 def explore(record: PluginRecord, n_draws: int = 64, seed: int = 0) -> dict[str, optuna.distributions.BaseDistribution]:

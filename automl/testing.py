@@ -7,13 +7,13 @@ Use it from pytest::
     def test_conformance():
         check_plugin(MyModel(), "model")      # raises PluginCheckError naming what failed
 
-Each check validates the plugin's shape (as discovery does), samples its search space several times through the
-same namespaced, validating view the engine uses, then composes a real configuration with it and runs 2-fold
-cross-validation on a small generated dataset of every task and problem kind it serves (torch models train with
-the built-in ``adamw``; optimizers are exercised on the built-in ``mlp``, regularizers on the built-in torch model
-of each task they apply to, every task when they declare none). Before a regularizer's fit, its
-``transform_batch`` gets the whole featurized dataset as one training batch and must return a batch that keeps
-the contract of :func:`batch_error`.
+Each check validates the plugin's shape (as discovery does), that each of a model's ``starting_points`` is a draw of
+its space, samples its search space several times through the same namespaced, validating view the engine uses, then
+composes a real configuration with it and runs 2-fold cross-validation on a small generated dataset of every task
+and problem kind it serves (torch models train with the built-in ``adamw``; optimizers are exercised on the built-in
+``mlp``, regularizers on the built-in torch model of each task they apply to, every task when they declare none).
+Before a regularizer's fit, its ``transform_batch`` gets the whole featurized dataset as one training batch and must
+return a batch that keeps the contract of :func:`batch_error`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from automl.protocols import REGRESSION_TASKS, TASKS
 from automl.quiet import quiet_optuna_logs
 from automl.registry import PluginRecord, Registry, discover, shape_error
 from automl.reporter import MemoryReporter
-from automl.space import Candidates, Config, compose
+from automl.space import Candidates, Config, check_starting_points, compose
 from automl.training import as_tensor
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def check_record(record: PluginRecord, n_samples: int = 5, seed: int = 0,
         return CheckResult(record.kind, record.name, record.origin, False, reason)
     builtins = builtins or discover()
     try:
+        check_starting_points(record)
         runs = _runs(record, builtins)
         for data, cands, fixed in runs:
             # a classifier claiming class probabilities is scored by log loss, which needs them

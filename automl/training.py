@@ -3,6 +3,10 @@
 Data is moved to the device once; batches are drawn on the device with a seeded generator; on CUDA the forward
 pass runs under bf16 autocast. After every epoch the caller receives predictions on the fold's validation rows,
 so it can report them to the trial (and prune).
+
+Cost follows the data, not the model's settings alone: :func:`budgeted` fits the model's epochs and batch size to
+the training fold's rows (fewer epochs on a big fold, larger batches within a step budget), and
+:func:`default_threads` runs small trials on one thread.
 """
 
 from __future__ import annotations
@@ -18,19 +22,54 @@ import pandas as pd
 import scipy.sparse as sp
 
 from automl.exceptions import PluginError
-from automl.protocols import EarlyStopping, Problem
+from automl.protocols import EarlyStopping, Problem, TrainSettings
 
 if TYPE_CHECKING:
     import torch
 
     from automl.space import Config
 
-__all__ = ["EpochCallback", "Trained", "as_tensor", "fit_predict", "train"]
+__all__ = ["SMALL_DATA", "EpochCallback", "Trained", "as_tensor", "budgeted", "default_threads", "fit_predict",
+           "fold_settings", "train"]
 
 #: Called after each epoch with ``(epoch, outputs on the validation rows)``; may raise ``TrialStopped``.
 EpochCallback = Callable[[int, np.ndarray], None]
 
 _PREDICT_BATCH = 2048
+
+#: Training values (rows x values per row) up to which a torch trial whose resources name no thread count runs on
+#: one thread. Small steps gain nothing from more threads, and torch's threads stall when another process holds
+#: a core (a 1-hidden-layer MLP step: 12 ms on one thread, 425 ms on two, on 2 busy cores; docs/benchmarks.md).
+SMALL_DATA = 1_000_000
+
+
+def budgeted(settings: TrainSettings, rows: int) -> TrainSettings:
+    """``settings`` fitted to a training fold of ``rows`` rows: above ``settings.epoch_rows`` rows, epochs in
+    proportion to them (rounded, at least one); then the batch size times the smallest whole factor that keeps
+    ``epochs * ceil(rows / batch_size)`` optimizer steps within ``settings.max_steps`` (or one batch an epoch,
+    with more epochs than that), and never more than ``rows``. Small data keeps its epochs and gets larger
+    batches; big data gets fewer epochs and larger batches; the ranking of the model's epochs and (doubling)
+    batch sizes is kept up to rounding."""
+    epochs, batch_size = settings.epochs, settings.batch_size
+    if settings.epoch_rows is not None and rows > settings.epoch_rows:
+        epochs = max(1, round(epochs * settings.epoch_rows / rows))
+    if settings.max_steps is not None:  # the smallest whole factor leaving each epoch its share of the steps
+        batches_per_epoch = max(1, settings.max_steps // epochs)
+        batch_size *= max(1, -(-rows // (batch_size * batches_per_epoch)))
+    return dataclasses.replace(settings, epochs=epochs, batch_size=max(1, min(batch_size, rows)))
+
+
+def fold_settings(config: Config, rows: int) -> TrainSettings:
+    """The training loop's settings of ``config`` on a training fold of ``rows`` rows (:func:`budgeted`)."""
+    return budgeted(config.model.plugin.training(config.model_params), rows)
+
+
+def default_threads(X: Any, rows: int) -> int | None:
+    """Torch threads of a trial on ``rows`` training rows of ``X`` (a dataset's rows) when its resources name
+    none: 1 up to :data:`SMALL_DATA` values (rows x values per row; a text counts as one), else ``None`` (torch's
+    default)."""
+    per_row = math.prod(np.shape(X)[1:]) if np.ndim(X) > 1 else 1
+    return 1 if rows * per_row <= SMALL_DATA else None
 
 
 def as_tensor(X: Any) -> torch.Tensor:
@@ -100,7 +139,8 @@ def fit_predict(
     """Train ``config``'s module on one fold and return its outputs on ``X_valid``.
 
     Outputs are class probabilities ``(n, n_classes)`` for classification and values ``(n,)`` for regression.
-    ``batch_size`` overrides the model's own (the engine halves it after running out of memory).
+    ``batch_size`` overrides the batch size of :func:`fold_settings` (the engine halves it after running out of
+    memory).
     """
     trained = train(config, problem, X_train, y_train, device=device, X_valid=X_valid, on_epoch=on_epoch,
                     batch_size=batch_size)
@@ -119,7 +159,8 @@ def train(
     batch_size: int | None = None,
 ) -> Trained:
     """Train ``config``'s module on ``X_train`` (featurized rows); after every epoch, ``on_epoch`` gets the outputs
-    on ``X_valid`` when both are given. ``batch_size`` overrides the model's own."""
+    on ``X_valid`` when both are given. Epochs and batch size are the model's own fitted to the rows
+    (:func:`fold_settings`); ``batch_size`` overrides the latter."""
     import torch
 
     params = config.model_params
@@ -132,11 +173,11 @@ def train(
     for record, reg_params in config.regularizers:
         record.plugin.configure_module(reg_params, module)
     module.to(device)
-    settings = config.model.plugin.training(params)
-    if batch_size is not None:
-        settings = dataclasses.replace(settings, batch_size=batch_size)
 
     X = as_tensor(X_train).to(device)
+    settings = fold_settings(config, len(X))
+    if batch_size is not None:
+        settings = dataclasses.replace(settings, batch_size=batch_size)
     Xv = as_tensor(X_valid).to(device) if X_valid is not None and on_epoch is not None else None
     classification = problem.kind == "classification"
     if classification:

@@ -13,12 +13,13 @@ epochs are not searched here either: they depend on the model and its data, so t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import torch
-from torch.optim import lr_scheduler
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, OptimizerPlugin, ParamSpace
+
+if TYPE_CHECKING:  # torch is imported by the hooks: listing the plugins does not load it
+    import torch
+    from torch.optim import lr_scheduler
 
 __all__ = ["SCHEDULES", "SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
 
@@ -55,6 +56,8 @@ class _Scheduled(OptimizerPlugin):
 
     def scheduler(self, params: Mapping[str, Any], optimizer: torch.optim.Optimizer,
                   total_steps: int) -> lr_scheduler.LRScheduler | None:
+        from torch.optim import lr_scheduler
+
         schedule = params["schedule"]
         total = max(1, total_steps)
         if schedule == "constant":
@@ -92,6 +95,8 @@ class SGD(_Scheduled):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         momentum = params["momentum"]
         return torch.optim.SGD(parameters, lr=params["lr"], momentum=momentum,
                                nesterov=params["nesterov"] and momentum > 0,
@@ -111,6 +116,8 @@ class AdamW(_Scheduled):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         return torch.optim.AdamW(parameters, lr=params["lr"], weight_decay=overrides.get("weight_decay", 0.0))
 
 
@@ -131,6 +138,8 @@ class Adam(_Scheduled):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         return torch.optim.Adam(parameters, lr=params["lr"], betas=(0.9, params["beta2"]),
                                 weight_decay=overrides.get("weight_decay", 0.0))
 
@@ -150,6 +159,8 @@ class Adagrad(_Scheduled):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         return torch.optim.Adagrad(parameters, lr=params["lr"], weight_decay=overrides.get("weight_decay", 0.0))
 
 
@@ -170,5 +181,7 @@ class RMSprop(_Scheduled):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         return torch.optim.RMSprop(parameters, lr=params["lr"], alpha=params["alpha"], momentum=params["momentum"],
                                    weight_decay=overrides.get("weight_decay", 0.0))

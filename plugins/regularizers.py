@@ -15,17 +15,16 @@ number from the training loop's seeded generator, so a trial reproduces exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import scipy.special
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, ParamSpace, RegularizerPlugin
 from automl.protocols import EarlyStopping as StopPolicy
 
+if TYPE_CHECKING:  # torch and scipy are imported by the hooks: listing the plugins does not load them
+    import torch
+    from torch import nn
+
 __all__ = [
-    "NORM_LAYERS",
     "Augmentation",
     "Dropout",
     "EarlyStopping",
@@ -37,6 +36,7 @@ __all__ = [
     "draw_mixup",
     "draw_shifts",
     "l1_weights",
+    "norm_layers",
     "shift_images",
 ]
 
@@ -65,6 +65,8 @@ class Dropout(RegularizerPlugin):
         space.suggest_float("rate", 0.05, 0.5)
 
     def configure_module(self, params: Mapping[str, Any], module: nn.Module) -> None:
+        from torch import nn
+
         layers = [m for m in module.modules() if isinstance(m, nn.Dropout)]
         if not layers:
             raise ValueError(f"dropout regularizer: {type(module).__name__} has no nn.Dropout layer to set")
@@ -86,17 +88,19 @@ class EarlyStopping(RegularizerPlugin):
         return StopPolicy(patience=params["patience"], validation_fraction=0.1)
 
 
-#: Normalization layers, whose scale parameters L1 leaves alone (shrinking them rescales activations, not
-#: connections).
-NORM_LAYERS: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm,
-)
+def norm_layers() -> tuple[type[nn.Module], ...]:
+    """Normalization layers, whose scale parameters L1 leaves alone (shrinking them rescales activations, not
+    connections)."""
+    from torch import nn
+
+    return nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm
 
 
 def l1_weights(module: nn.Module) -> list[nn.Parameter]:
     """The parameters the L1 penalty covers: weight matrices and kernels (two or more dimensions: linear,
     convolution, embedding weights), not biases and not normalization layers' parameters."""
-    return [p for m in module.modules() if not isinstance(m, NORM_LAYERS)
+    norms = norm_layers()
+    return [p for m in module.modules() if not isinstance(m, norms)
             for p in m.parameters(recurse=False) if p.requires_grad and p.dim() >= 2]
 
 
@@ -116,6 +120,8 @@ class L1(RegularizerPlugin):
         weights = l1_weights(module)
         if not weights:
             raise ValueError(f"l1 regularizer: {type(module).__name__} has no weight matrix or kernel to penalize")
+        import torch
+
         return params["strength"] * torch.stack([w.abs().sum() for w in weights]).sum()
 
 
@@ -153,10 +159,14 @@ class GradientClipping(RegularizerPlugin):
         space.suggest_float("max_norm", 0.1, 2.0, log=True)
 
     def after_backward(self, params: Mapping[str, Any], module: nn.Module) -> None:
+        from torch import nn
+
         nn.utils.clip_grad_norm_(module.parameters(), params["max_norm"])
 
 
 def _uniform(generator: torch.Generator) -> float:
+    import torch
+
     return float(torch.rand((), generator=generator, device=generator.device))
 
 
@@ -164,6 +174,9 @@ def draw_mixup(alpha: float, n: int, generator: torch.Generator) -> tuple[float,
     """Draw one mixup batch's ``(lam, perm)``: ``lam ~ Beta(alpha, alpha)`` by inverting the Beta distribution
     function at a uniform number from ``generator``, and a permutation of ``range(n)`` (on the generator's
     device) pairing each row with another. The same generator state gives the same draw."""
+    import scipy.special
+    import torch
+
     lam = float(scipy.special.betaincinv(alpha, alpha, _uniform(generator)))
     perm = torch.randperm(n, generator=generator, device=generator.device)
     return lam, perm
@@ -199,6 +212,8 @@ def draw_shifts(n: int, max_shift: int, flip: bool, generator: torch.Generator,
     """Draw one augmentation batch's per-image ``(dy, dx, flipped)``: integer shifts uniform in
     ``-max_shift..max_shift`` and, when ``flip``, a fair coin per image (else all ``False``), on the generator's
     device."""
+    import torch
+
     device = generator.device
     shifts = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator, device=device)
     flipped = (torch.rand(n, generator=generator, device=device) < 0.5) if flip else torch.zeros(
@@ -209,6 +224,9 @@ def draw_shifts(n: int, max_shift: int, flip: bool, generator: torch.Generator,
 def shift_images(X: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
     """Move image ``i`` of ``X`` ``(n, C, H, W)`` down by ``dy[i]`` and right by ``dx[i]`` pixels, filling the
     uncovered border with zeros (pixel ``(h, w)`` of the result is pixel ``(h - dy, w - dx)`` of the input)."""
+    import torch
+    from torch import nn
+
     n, _, height, width = X.shape
     pad = int(max(dy.abs().max(), dx.abs().max())) if n else 0
     padded = nn.functional.pad(X, (pad, pad, pad, pad))
@@ -244,5 +262,7 @@ class Augmentation(RegularizerPlugin):
         dy, dx, flipped = draw_shifts(len(X), max_shift, params["flip"], generator)
         X = shift_images(X, dy, dx)
         if params["flip"]:
+            import torch
+
             X = torch.where(flipped.to(X.device)[:, None, None, None], X.flip(-1), X)
         return X, Y

@@ -134,10 +134,10 @@ def main() -> None:
                  f"| n_jobs=1 | {one:.1f} |\n| n_jobs={args.n_jobs} | {many:.1f} |\n")
 
     try:
-        from automl_plugins.nlp import pretrained
+        from automl_plugins.nlp import _pretrained, pretrained
 
         with using_device("cuda:0"):
-            vectors = pretrained.encode(pretrained.default_checkpoint(), ["a fine film", "dull"], 32)
+            vectors = _pretrained.encode(pretrained.default_checkpoint(), ["a fine film", "dull"], 32)
         check(vectors.shape[0] == 2, "sentence_embeddings encodes on the trial's device")
     except ImportError as exc:
         lines.append(f"- skipped: sentence_embeddings ({exc})")

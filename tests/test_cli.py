@@ -7,6 +7,7 @@ SQLite file, so every test sees the same 2-trial study.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -382,10 +383,44 @@ def test_an_accuracy_cost_search_prints_its_pareto_front(moons_csv: Path, tmp_pa
                           "objectives start with the metric")
 
 
-def test_the_command_line_starts_without_torch_ray_or_plotting_libraries() -> None:
-    """`automl studies` or `automl --help` should not pay for torch, Ray, plotly or matplotlib: they are imported
-    by the commands that use them."""
-    code = ("import sys, automl_cli; heavy = [m for m in ('torch', 'ray', 'plotly', 'matplotlib', 'onnx', 'skops') "
-            "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+#: Libraries no command imports before it needs them: model fitting, data frames, Ray, plotting, export.
+HEAVY = ("torch", "sklearn", "scipy", "pandas", "transformers", "ray", "plotly", "matplotlib", "onnx", "skops")
+#: Printed on stderr by :func:`run_counting_imports`, before the list of the watched libraries a run imported.
+IMPORTED = "imported:"
+
+
+def run_counting_imports(args: list[str] | None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run ``automl ARGS`` (only ``import automl_cli`` when ``None``) in a fresh interpreter: the finished process
+    and which of :data:`HEAVY` and optuna it had imported."""
+    code = (f"import sys, automl_cli\n"
+            f"args = {args!r}\n"
+            f"if args is not None:\n"
+            f"    sys.argv = ['automl', *args]\n"
+            f"    try:\n"
+            f"        automl_cli.main()\n"
+            f"    except SystemExit as exc:\n"
+            f"        status = exc.code\n"
+            f"print({IMPORTED!r}, ','.join(m for m in {(*HEAVY, 'optuna')!r} if m in sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    marker = [line for line in done.stderr.splitlines() if line.startswith(IMPORTED)]
+    assert marker, done.stdout + done.stderr
+    return done, [name for name in marker[-1].removeprefix(IMPORTED).strip().split(",") if name]
+
+
+@pytest.mark.parametrize("args", [None, ["--help"], ["search", "--help"], ["plugins", "list", "--json"]],
+                         ids=["import", "help", "search-help", "plugins-list"])
+def test_the_command_line_starts_without_optuna_scikit_learn_torch_or_plotting(args: list[str] | None) -> None:
+    """`import automl_cli`, `automl --help` and `automl plugins list` pay for none of optuna, scikit-learn, SciPy,
+    pandas, torch, Ray, plotly or matplotlib: each command imports what it uses when it runs."""
+    done, imported = run_counting_imports(args)
+    assert imported == [], done.stderr
+    if args == ["plugins", "list", "--json"]:  # yet every built-in plugin was loaded and validated
+        listed = {row["name"]: row["status"] for row in json.loads(done.stdout)}
+        assert listed == dict.fromkeys(BUILTINS, "ok")
+
+
+def test_studies_reads_the_storage_without_scikit_learn_pandas_or_torch(searched: Searched) -> None:
+    """`automl studies` needs optuna and SQLAlchemy to read the storage, nothing that fits models."""
+    done, imported = run_counting_imports(["studies", "--storage", searched.url, "--json"])
+    assert [row["name"] for row in json.loads(done.stdout)] == ["s"], done.stderr
+    assert imported == ["optuna"], done.stderr

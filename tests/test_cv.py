@@ -3,17 +3,30 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import optuna
 import pytest
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
+from torch import nn
 
-from automl.cv import STEP_STRIDE, FoldReporter, cross_validate, make_splits, splits_digest
+from automl.backends.optuna_backend import OptunaReporter
+from automl.cv import (
+    STEP_STRIDE,
+    FoldReporter,
+    cross_validate,
+    fold_end_step,
+    fold_scores_of,
+    make_splits,
+    on_schedule,
+    splits_digest,
+)
 from automl.datasets import Dataset, make_dataset
 from automl.exceptions import DataError, TrialStopped
 from automl.metrics import get_metric
-from automl.protocols import ModelPlugin
-from automl.registry import PluginRecord
-from automl.reporter import MemoryReporter
+from automl.protocols import ModelPlugin, TrainSettings
+from automl.registry import PluginRecord, discover
+from automl.reporter import MemoryReporter, Reporting
 from automl.space import Config
 
 
@@ -125,10 +138,10 @@ def test_epoch_reports_fold_the_current_score_into_the_running_mean() -> None:
     memory = MemoryReporter()
     reporter = FoldReporter(memory, get_metric(None, "classification"))
     reporter.fold_done(0, 0.8)
-    reporter.epoch(1, 3, 0.6)
+    reporter.epoch(1, 4, 0.6)
     values = memory.reports
     assert values[STEP_STRIDE - 1] == pytest.approx(0.8)
-    assert values[STEP_STRIDE + 3] == pytest.approx(0.7)
+    assert values[STEP_STRIDE + 4] == pytest.approx(0.7)
 
 
 def test_model_without_fit_predict_is_a_plugin_error(blobs: Dataset) -> None:
@@ -185,3 +198,101 @@ def test_torch_epochs_must_fit_the_reporting_steps(blobs: Dataset) -> None:
     with pytest.raises(Exception, match=f"epochs must be 1..{STEP_STRIDE - 1}"):
         cross_validate(config, blobs, make_splits(blobs, 3, 0), metric,
                        FoldReporter(MemoryReporter(), metric), seed=0, device=torch.device("cpu"))
+
+
+class _Chance(nn.Module):
+    """Ignores its input: a constant (trainable) output per class, so it predicts one class for every row."""
+
+    def __init__(self, n_outputs: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias.expand(len(x), -1)
+
+
+class TinyTorch(ModelPlugin):
+    """A linear torch model trained for ``EPOCHS`` epochs; ``chance`` makes it ignore its input."""
+
+    EPOCHS = 60
+    name, api_version, tasks, family = "tiny", 1, frozenset({"tabular"}), "torch"
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def build(self, params: Any, problem: Any) -> nn.Module:
+        if params.get("chance"):
+            return _Chance(problem.n_outputs)
+        return nn.Linear(problem.input_shape[0], problem.n_outputs)
+
+    def training(self, params: Any) -> TrainSettings:
+        return TrainSettings(epochs=self.EPOCHS, batch_size=64)
+
+
+def _torch_config(chance: bool = False) -> Config:
+    return Config(model=PluginRecord("model", "tiny", "x:y", "t", "1", plugin=TinyTorch()),
+                  model_params={"chance": chance}, optimizer=discover().get("optimizer", "adamw"),
+                  optimizer_params={"lr": 0.05, "schedule": "constant"})
+
+
+class _CountingReporter(MemoryReporter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def report(self, value: float, step: int) -> None:
+        self.writes += 1
+        super().report(value, step)
+
+
+def test_torch_epochs_are_reported_on_a_fixed_schedule_only(blobs: Dataset) -> None:
+    metric = get_metric(None, "classification")
+    counting = _CountingReporter()
+    result = cross_validate(_torch_config(), blobs, make_splits(blobs, 2, 0), metric, FoldReporter(counting, metric),
+                            seed=0, device=torch.device("cpu"))
+    schedule = [1, 2, 4, 8, 16, 32]  # of 60 epochs; then the fold's end
+    assert counting.writes == 2 * (len(schedule) + 1)  # not 2 * (60 + 1)
+    assert sorted(counting.reports) == [f * STEP_STRIDE + e for f in range(2) for e in [*schedule, STEP_STRIDE - 1]]
+    assert [on_schedule(e) for e in range(1, 10)] == [True, True, False, True, False, False, False, True, False]
+    assert counting.reports[fold_end_step(1)] == pytest.approx(result.mean)
+
+
+def test_pruning_still_stops_a_bad_torch_trial_at_its_first_reported_epoch(blobs: Dataset) -> None:
+    metric = get_metric(None, "classification")
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+    splits = make_splits(blobs, 3, 0)
+
+    def run(chance: bool) -> optuna.trial.FrozenTrial:
+        trial = study.ask()
+        try:
+            result = cross_validate(_torch_config(chance), blobs, splits, metric,
+                                    FoldReporter(OptunaReporter(trial), metric), seed=0, device=torch.device("cpu"))
+        except TrialStopped:
+            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return study.tell(trial, result.mean)
+
+    good, bad = run(chance=False), run(chance=True)
+    assert good.state == optuna.trial.TrialState.COMPLETE and good.value > 0.9
+    assert bad.state == optuna.trial.TrialState.PRUNED and list(bad.intermediate_values) == [1]
+
+
+@pytest.mark.parametrize("reporting", list(Reporting))
+def test_fold_scores_are_recovered_from_the_reports_of_every_scheme(reporting: Reporting) -> None:
+    data = _unique_rows(80)  # labels unrelated to the features: the folds score differently
+    metric = get_metric(None, "classification")
+    memory = MemoryReporter()
+    result = cross_validate(_torch_config(), data, make_splits(data, 4, 0), metric,
+                            FoldReporter(memory, metric, reporting), seed=0, device=torch.device("cpu"))
+    assert len(set(result.fold_scores)) > 1
+    assert fold_scores_of(memory.reports, reporting) == pytest.approx(result.fold_scores)
+    assert (len(memory.reports) > 4) == (reporting is Reporting.RUNNING)  # only it reports torch epochs
+
+
+def test_per_fold_reports_are_each_folds_own_score_at_steps_0_to_k() -> None:
+    data = _unique_rows(80)
+    metric = get_metric(None, "classification")
+    memory = MemoryReporter()
+    result = cross_validate(_config(), data, make_splits(data, 4, 0), metric,
+                            FoldReporter(memory, metric, Reporting.PER_FOLD), seed=0)
+    assert len(set(result.fold_scores)) > 1 and memory.reports == dict(enumerate(result.fold_scores))

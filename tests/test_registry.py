@@ -9,6 +9,8 @@ pip-installed packages.
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
@@ -177,6 +179,23 @@ def test_find_imports_no_plugin_module_in_a_fresh_interpreter():
     assert imported.strip() == "[]"
 
 
+def test_discover_loads_and_validates_every_builtin_without_importing_torch_or_scikit_learn():
+    """Listing plugins is cheap: the built-in plugin modules import torch, scikit-learn, SciPy and pandas in their
+    hooks, not at import, so loading and validating all of them pulls in none of these."""
+    code = ("import json, sys; from automl.registry import discover; registry = discover(); "
+            "print(json.dumps({'ok': [r.name for r in registry.records if r.builtin and r.ok], 'imported': "
+            "[m for m in ('torch', 'sklearn', 'scipy', 'pandas', 'optuna', 'transformers') if m in sys.modules]}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    expected = set().union(*builtin_entry_points().values())
+    if importlib.util.find_spec("transformers") is None:  # the pretrained plugins need the transformers extra
+        expected -= {"pretrained_transformer", "sentence_embeddings"}
+    assert set(found["ok"]) == expected
+    assert found["imported"] == []
+
+
 def test_find_ignores_foreign_groups_and_handles_entry_points_without_distribution(install):
     module = unique_module()
     install("fake-plain", entry_points={}, modules={module: model_source()})
@@ -256,6 +275,31 @@ def test_a_model_of_the_wrong_shape_is_broken(install, attrs, expected):
     assert not record.ok and record.plugin is None
     assert expected in record.error
     assert record.origin == "fake-knn 1.2.3"
+
+
+@pytest.mark.parametrize("attribute", ["max_train_rows", "max_search_rows"])
+@pytest.mark.parametrize(("source", "value"), [("0", 0), ("-5", -5), ("True", True), ("2.5", 2.5),
+                                               ("'1000'", "1000")])
+def test_a_row_limit_must_be_a_positive_number_of_rows(install, attribute, source, value):
+    _, record = one_model(install, model_source(**{attribute: source}))
+    assert not record.ok
+    assert record.error == f"{attribute} must be None or a positive number of rows, got {value!r}"
+
+
+@pytest.mark.parametrize("attribute", ["max_train_rows", "max_search_rows"])
+@pytest.mark.parametrize(("source", "value"), [("None", None), ("1", 1), ("50_000", 50_000)])
+def test_a_row_limit_may_be_none_or_positive(install, attribute, source, value):
+    _, record = one_model(install, model_source(**{attribute: source}))
+    assert record.ok, record.error
+    assert getattr(record.plugin, attribute) == value
+
+
+def test_super_linear_builtins_declare_row_limits():
+    models = {r.name: r.plugin for r in discover().models()}
+    for name in ("k_neighbors", "pixel_svc"):
+        assert models[name].max_train_rows is not None and models[name].max_search_rows is not None
+        assert models[name].max_train_rows <= models[name].max_search_rows
+    assert models["hist_gradient_boosting"].max_search_rows is None  # linear in the rows: no limit
 
 
 @pytest.mark.parametrize(("tasks", "expected"), [
@@ -572,3 +616,22 @@ def test_autoload_is_the_default(install, monkeypatch):
     install("fake-knn", entry_points={"automl.models": {"knn": f"{module}:Plugin"}}, modules={module: model_source()})
     monkeypatch.delenv("AUTOML_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     assert record_of(discover(), "model", "knn").status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ("{'k': 3}", "starting_points must be a tuple of parameter mappings, got dict"),
+        ("({},)", "starting_points[0] must be a non-empty mapping of parameter names to values, got {}"),
+        ("({'k': 3}, 3)", "starting_points[1] must be a non-empty mapping"),
+        ("({'model.knn.k': 3},)", "starting_points[0]: parameter name 'model.knn.k' must be a non-empty string"),
+        ("({'k': float('nan')},)", "starting_points[0]: parameter 'k' is nan; values are finite numbers"),
+        ("({'k': [3]},)", "starting_points[0]: parameter 'k' is [3]; values are finite numbers, strings or booleans"),
+    ],
+    ids=["not-a-tuple", "empty-point", "not-a-mapping", "dotted-name", "nan", "list-value"],
+)
+def test_starting_points_of_the_wrong_form_make_a_model_broken(install, points, expected):
+    _, record = one_model(install, model_source(starting_points=points))
+    assert not record.ok and expected in record.error
+    _, good = one_model(install, model_source(starting_points="({'k': 3}, {'k': 5})"), dist="fake-knn-ok")
+    assert good.ok and good.plugin.starting_points == ({"k": 3}, {"k": 5})

@@ -10,13 +10,14 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 
+from automl import training
 from automl.cv import STEP_STRIDE, make_splits
 from automl.datasets import Dataset
 from automl.devices import trial_device
 from automl.exceptions import TrialStopped
 from automl.metrics import get_metric
-from automl.protocols import API_VERSION, ModelPlugin
-from automl.registry import PluginRecord
+from automl.protocols import API_VERSION, ModelPlugin, TrainSettings
+from automl.registry import PluginRecord, discover
 from automl.reporter import MemoryReporter
 from automl.runner import Resources, TrialRunner
 from automl.space import Candidates
@@ -93,3 +94,39 @@ def test_a_failure_records_its_reason(blobs: Dataset) -> None:
         _runner(blobs).run({"model": "m", "model.m.C": 0.01}, reporter, Resources(), number=0)
     assert reporter.attrs["fail_reason"] == "ValueError: C too small for this test"
     assert reporter.attrs["fold_scores"] == []
+
+
+class TorchModel(ModelPlugin):
+    name = "t"
+    api_version = API_VERSION
+    tasks = frozenset({"tabular"})
+    family = "torch"
+
+    def search_space(self, space: Any) -> None:
+        pass
+
+    def build(self, params: Any, problem: Any) -> torch.nn.Module:
+        return torch.nn.Linear(problem.input_shape[0], problem.n_outputs)
+
+    def training(self, params: Any) -> TrainSettings:
+        return TrainSettings(epochs=1, batch_size=16)
+
+
+def _torch_threads_recorded(data: Dataset, threads: int | None) -> int:
+    adamw = discover().get("optimizer", "adamw")
+    cands = Candidates((PluginRecord("model", "t", "x:y", "d", "1", plugin=TorchModel()),), (adamw,), ())
+    runner = TrialRunner(data, make_splits(data, FOLDS, 0), get_metric(None, "classification"), cands, seed=0)
+    reporter = MemoryReporter()
+    params = {"model": "t", "optimizer": "adamw", "optimizer.adamw.lr": 0.01, "optimizer.adamw.schedule": "constant"}
+    runner.run(params, reporter, Resources(device="cpu", threads=threads), number=0)
+    return reporter.attrs["resources"]["threads"]
+
+
+def test_a_small_torch_trial_runs_on_one_thread_a_big_one_on_torchs_default(
+        blobs: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = torch.get_num_threads()
+    assert _torch_threads_recorded(blobs, None) == 1
+    assert _torch_threads_recorded(blobs, 2) == 2  # a thread count the user gave is kept
+    monkeypatch.setattr(training, "SMALL_DATA", 0)  # every dataset is big
+    assert _torch_threads_recorded(blobs, None) == default
+    assert torch.get_num_threads() == default  # restored after each trial

@@ -292,3 +292,20 @@ def test_a_search_is_quiet_unless_verbose(blobs_csv: Path, storage: str, capfd: 
                   verbose=True)
     loud = capfd.readouterr().err
     assert "Using an existing study" in loud and "Trial 2 finished with value" in loud
+
+
+def test_a_new_study_runs_the_models_starting_points_first_and_a_resumed_one_not_again(
+        tmp_path: Path, storage: str) -> None:
+    from automl.testing import synthetic_dataset
+
+    data = synthetic_dataset("nlp", n=40)
+    csv = tmp_path / "texts.csv"
+    pd.DataFrame({"text": data.X, "label": np.asarray(data.classes)[data.y]}).to_csv(csv, index=False)
+    nb = discover().get("model", "tfidf_nb").plugin
+    [start] = [{"model": "tfidf_nb", **{f"model.tfidf_nb.{k}": v for k, v in point.items()}}
+               for point in nb.starting_points]
+    first = automl.search("nlp", csv, models=["tfidf_nb"], n_trials=1, folds=2, storage=storage, study="s")
+    assert [t.params for t in first.study.trials] == [start]  # queued, then run before any sampled trial
+    again = automl.search("nlp", csv, models=["tfidf_nb"], n_trials=3, folds=2, storage=storage, study="s")
+    assert len(again.study.trials) == 3 and counted_trials(again.study) == 3
+    assert [t.params == start for t in again.study.trials] == [True, False, False]  # not queued a second time

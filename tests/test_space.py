@@ -19,6 +19,7 @@ from automl.space import (
     describe,
     explore,
     space_signature,
+    starting_trials,
 )
 
 
@@ -103,14 +104,14 @@ def test_torch_model_composes_optimizer_and_switchable_regularizers(registry: Re
 
 
 def test_mixed_families_offer_every_light_model_of_the_task(registry: Registry) -> None:
-    cands = candidates(registry, "nlp", "classification", Selection())
-    nlp = {r.name for r in registry.models("nlp") if not r.plugin.heavy}
-    assert nlp >= {"tfidf_linear", "tfidf_svm", "tfidf_nb", "bag_of_embeddings"}
-    assert {r.name for r in cands.models} == nlp
+    cands = candidates(registry, "tabular", "classification", Selection())
+    tabular = {r.name for r in registry.models("tabular", "classification") if not r.plugin.heavy}
+    assert tabular >= {"linear", "hist_gradient_boosting", "mlp"}
+    assert {r.name for r in cands.models} == tabular
     assert cands.optimizers and cands.regularizers
     assert "augmentation" not in {r.name for r in cands.regularizers}  # images only
     signature = space_signature(cands)
-    assert set(signature["models"]) == nlp
+    assert set(signature["models"]) == tabular
     assert all(origin.startswith("automl ") for origin in signature["models"].values())
 
 
@@ -177,6 +178,30 @@ def test_heavy_models_join_only_on_a_gpu_or_when_named(registry: Registry) -> No
     assert not on_cpu & heavy and on_gpu == on_cpu | heavy
     named = candidates(registry, "nlp", "classification", Selection(models=("rnn", "tfidf_nb")))
     assert [r.name for r in named.models] == ["rnn", "tfidf_nb"] and named.optimizers
+
+
+def test_a_search_over_more_rows_than_a_models_max_search_rows_leaves_it_out_with_a_note(registry: Registry) -> None:
+    knn = registry.get("model", "k_neighbors").plugin
+    limit = knn.max_search_rows
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        at_limit = {r.name for r in candidates(registry, "tabular", "classification", Selection(),
+                                               n_rows=limit).models}
+        above = {r.name for r in candidates(registry, "tabular", "classification", Selection(),
+                                            n_rows=limit + 1).models}
+    assert "k_neighbors" in at_limit and above == at_limit - {"k_neighbors"}
+    notes = [str(w.message) for w in caught if issubclass(w.category, PluginWarning)]
+    assert notes == [f"model 'k_neighbors' left out of this search: the data has {limit + 1:,} rows, more than its "
+                     f"max_search_rows ({limit:,}); name it in --models (models=[...]) to search it anyway (fitted "
+                     f"on at most {knn.max_train_rows:,} training rows)"]
+
+
+def test_a_named_model_is_searched_whatever_the_rows(registry: Registry) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and without a note
+        named = candidates(registry, "tabular", "classification", Selection(models=("k_neighbors", "linear")),
+                           n_rows=10**7)
+    assert [r.name for r in named.models] == ["k_neighbors", "linear"]
 
 
 def test_a_probability_metric_leaves_out_models_without_probabilities(registry: Registry) -> None:
@@ -248,6 +273,51 @@ class _BadLogRange(_Raising):
 
     def search_space(self, space: Any) -> None:
         space.suggest_float("scale", 0.0, 1.0, log=True)
+
+
+class _Started(_Raising):
+    """A model with a conditional space: ``kind`` a or b; ``depth`` 1-3 only with b."""
+
+    name = "started"
+    starting_points = ({"kind": "a"}, {"kind": "b", "depth": 2})
+
+    def search_space(self, space: Any) -> None:
+        if space.suggest_categorical("kind", ["a", "b"]) == "b":
+            space.suggest_int("depth", 1, 3)
+
+
+@pytest.mark.parametrize(("points", "expected"), [
+    (({"kind": "b"},), r"starting_points\[0\] is not a draw of its space: it names kind; the space suggests depth, "
+                       r"kind with those values"),
+    (({"kind": "a", "depth": 2},), r"it names depth, kind; the space suggests kind with those values"),
+    (({"kind": "b", "depth": 7},), r"starting_points\[0\]: depth=7 is outside its range 1\.\.3"),
+    (({"kind": "c"},), r"parameter 'kind'.*\(starting_points\[0\]\)"),
+], ids=["lacks-a-parameter", "names-one-not-suggested", "out-of-range", "not-a-choice"])
+def test_starting_points_that_are_no_draw_of_the_space_are_caught_before_any_trial(
+        registry: Registry, points: tuple, expected: str) -> None:
+    started = _Started()
+    started.starting_points = points
+    record = PluginRecord("model", "started", "x:y", "thirdparty", "1.0", plugin=started)
+    mixed = Registry([*registry.records, record])
+    with pytest.warns(PluginWarning, match=expected):
+        cands = candidates(mixed, "tabular", "classification", Selection())
+    assert "started" not in {r.name for r in cands.models}
+    with pytest.raises(SearchSpaceError, match=expected):
+        candidates(mixed, "tabular", "classification", Selection(models=("started",)))
+
+
+def test_starting_trials_are_the_candidates_points_as_trial_parameters(registry: Registry) -> None:
+    record = PluginRecord("model", "started", "x:y", "thirdparty", "1.0", plugin=_Started())
+    cands = candidates(Registry([*registry.records, record]), "tabular", "classification",
+                       Selection(models=("linear", "started")))
+    assert starting_trials(cands) == [{"model": "started", "model.started.kind": "a"},
+                                      {"model": "started", "model.started.kind": "b", "model.started.depth": 2}]
+    for params in starting_trials(cands):  # each one composes to exactly those parameters
+        study = optuna.create_study()
+        study.enqueue_trial(params)
+        trial = study.ask()
+        compose(trial, cands)
+        assert trial.params == params
 
 
 def test_a_plugin_with_an_invalid_space_is_left_out_before_any_trial(registry: Registry) -> None:

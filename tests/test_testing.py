@@ -58,6 +58,10 @@ class _BadRange(_Knn):
         space.suggest_int("k", 5, 1)
 
 
+class _StartsOutOfRange(_Knn):
+    starting_points = ({"k": 99},)
+
+
 class _BuildRaises(_Knn):
     def build(self, params: Any, problem: Any) -> Any:
         raise RuntimeError("cannot build")
@@ -97,6 +101,7 @@ class _FeaturizerWithoutParams(_Knn):
     (_BadRange(), "parameter 'k': low=5 is greater than high=1"),
     (_NoProbabilities(), "predicts no class probabilities"),
     (_BuildRaises(), "RuntimeError: cannot build"),
+    (_StartsOutOfRange(), r"starting_points\[0\]: k=99 is outside its range"),
     (_NoApiVersion(), "declares no api_version"),
     # declarations the engine cannot honour
     (_NlpRegression(), "kinds declares 'regression', but nlp data is always classification"),

@@ -11,7 +11,7 @@ from automl.exceptions import PluginError
 from automl.protocols import API_VERSION, ModelPlugin, Problem, RegularizerPlugin, TrainSettings
 from automl.registry import PluginRecord, discover
 from automl.space import Config
-from automl.training import fit_predict
+from automl.training import SMALL_DATA, budgeted, default_threads, fit_predict
 
 
 class Linear(ModelPlugin):
@@ -288,3 +288,64 @@ def test_an_invalid_lr_scale_fails_the_fold(scale: Any) -> None:
     X, y = _blobs(64)
     with pytest.raises(PluginError, match="lr_scale\\(\\) returned .*, not a positive finite number"):
         fit_predict(_config(_SmallSteps(scale)), _problem("classification", 2), X, y, X, device=torch.device("cpu"))
+
+
+def _steps_and_epochs(monkeypatch: pytest.MonkeyPatch, model: Linear, X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+    """Train ``model`` on all of ``X``; the optimizer steps taken and the epochs reported."""
+    steps, epochs = [0], []
+    original = torch.optim.AdamW.step
+
+    def step(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        steps[0] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    fit_predict(_config(model), _problem("classification", 2), X, y, X[:10], device=torch.device("cpu"),
+                on_epoch=lambda epoch, out: epochs.append(epoch))
+    return steps[0], len(epochs)
+
+
+def test_the_step_budget_caps_the_optimizer_steps_of_a_big_fold(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = 50_000  # 30 epochs at batch size 16 would be 93,750 steps
+    X, y = _blobs(rows)
+    steps, epochs = _steps_and_epochs(monkeypatch, Linear(epochs=30), X, y)
+    budget = TrainSettings()
+    assert epochs == round(30 * budget.epoch_rows / rows) < 30
+    assert budget.max_steps // 2 < steps <= budget.max_steps
+
+
+def test_a_small_fold_within_the_budget_trains_as_the_model_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = _blobs(160)
+    assert _steps_and_epochs(monkeypatch, Linear(epochs=4), X, y) == (4 * 10, 4)  # 160 rows / batch 16
+
+
+@pytest.mark.parametrize(("settings", "rows", "expected"), [
+    (TrainSettings(epochs=60, batch_size=16), 455, (60, 32)),  # tiny data: larger batches, every epoch
+    (TrainSettings(epochs=60, batch_size=128), 455, (60, 128)),  # within the budget: unchanged
+    (TrainSettings(epochs=59, batch_size=32), 160_000, (7, 1152)),  # big data: fewer epochs, larger batches
+    (TrainSettings(epochs=10, batch_size=32), 160_000, (1, 160)),  # at least one epoch
+    (TrainSettings(epochs=59, batch_size=32, epoch_rows=None, max_steps=None), 160_000, (59, 32)),  # rules off
+    (TrainSettings(epochs=5, batch_size=512), 100, (5, 100)),  # a batch never exceeds the fold
+    (TrainSettings(epochs=2000, batch_size=16), 100, (2000, 100)),  # more epochs than steps: one batch each
+])
+def test_budgeted_settings(settings: TrainSettings, rows: int, expected: tuple[int, int]) -> None:
+    fitted = budgeted(settings, rows)
+    assert (fitted.epochs, fitted.batch_size) == expected
+    if settings.max_steps is not None and settings.epochs <= settings.max_steps:
+        assert fitted.epochs * -(-rows // fitted.batch_size) <= settings.max_steps
+
+
+def test_budgeted_settings_keep_the_ranking_of_epochs_and_batch_sizes() -> None:
+    for rows in (100, 455, 5_000, 60_000, 1_000_000):
+        epochs = [budgeted(TrainSettings(epochs=e, batch_size=32), rows).epochs for e in range(1, 61)]
+        batches = [budgeted(TrainSettings(epochs=30, batch_size=b), rows).batch_size for b in (16, 32, 64, 128)]
+        assert epochs == sorted(epochs) and batches == sorted(batches)
+
+
+def test_one_thread_for_small_data_and_torchs_default_for_big_data() -> None:
+    table = np.broadcast_to(np.float32(0), (455, 30))  # breast_cancer's training fold
+    assert default_threads(table, len(table)) == 1
+    assert default_threads(np.array(["a text"] * 11_000), 11_000) == 1  # a text counts as one value
+    big = np.broadcast_to(np.float32(0), (160_000, 20))
+    assert default_threads(big, len(big)) is None
+    assert default_threads(big, SMALL_DATA // 20) == 1

@@ -63,7 +63,7 @@ class Backend(Protocol):
         ...
 
     def run(self, job: SearchJob, workload: Workload | None = None, *, progress: bool = False) -> SearchOutcome:
-        """Run trials until the study holds ``job.n_trials`` counted trials, ``job.timeout`` passed, or this run
+        """Run trials until the study holds ``job.n_trials`` counted trials, ``job.deadline`` passed, or this run
         had ``job.n_trials`` failures; ``KeyboardInterrupt`` after re-queueing interrupted trials.
 
         ``workload`` is the job's data and plugins when the caller has them already (else built from the job).
@@ -76,10 +76,17 @@ def open_search_study(job: SearchJob) -> tuple[optuna.Study, list[int]]:
     again the trials dead workers left running. Returns the study and the numbers of those trials.
 
     The study's sampler is seeded with the job's seed plus the number of trials already in it, so a resumed run
-    does not replay the first run's proposals; its pruner is the job's.
+    does not replay the first run's proposals; its pruner is the job's. A study holding no trial yet (a new one)
+    gets the job's starting points queued as its first trials, once (``skip_if_exists``: another process that
+    created it at the same moment does not queue them twice).
     """
     rdb = open_storage(job.storage)
     identity = replace(job.identity, storage_schema=rdb.get_current_version())
-    study = open_study(rdb, job.study, identity, make_sampler(job.sampler, job.seed), make_pruner(job.pruner))
-    study.sampler = make_sampler(job.sampler, job.seed + len(study.trials))
+    study = open_study(rdb, job.study, identity, make_sampler(job.sampler, job.seed),
+                       make_pruner(job.pruner, job.folds))
+    existing = len(study.trials)
+    study.sampler = make_sampler(job.sampler, job.seed + existing)
+    if not existing:  # (no more of them than the trial budget: none is left waiting after the run)
+        for params in job.starting_points[:job.n_trials]:
+            study.enqueue_trial(params, skip_if_exists=True)
     return study, recover_dead_workers(study)

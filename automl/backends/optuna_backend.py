@@ -10,7 +10,6 @@ the Optuna trial (:class:`OptunaReporter`). Pruning is the study's pruner, asked
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from automl import interrupt
 from automl.backends.base import Callback, SearchOutcome, open_search_study
 from automl.backends.parallel import capped_threads, plan_resources, thread_cap, workers
 from automl.budget import POLL_INTERVAL, Budget, Verdict
+from automl.deadline import TimeBudget
 from automl.devices import accelerated
 from automl.exceptions import ConfigError, TrialStopped
 from automl.job import SearchJob, Workload
@@ -29,7 +29,7 @@ from automl.progress import SearchProgress
 from automl.quiet import quiet_optuna_logs
 from automl.registry import Registry
 from automl.reporter import FAIL_REASON, fail_reason
-from automl.resume import record_worker, requeue_interrupted
+from automl.resume import record_worker, requeue, requeue_interrupted
 from automl.runner import Resources, TrialRunner
 from automl.space import compose
 
@@ -66,19 +66,39 @@ class OptunaObjective:
 
     runner: TrialRunner
     resources: Resources
+    #: The run's time limit (:mod:`automl.deadline`): a trial that cannot finish is not started, a running one is
+    #: stopped at the deadline.
+    time_budget: TimeBudget | None = None
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         record_worker(trial)
+        time_left = None
         try:
             compose(trial, self.runner.candidates)
+            if self.time_budget is not None:
+                time_left = self.time_budget.check_start(trial.study, str(trial.params["model"]))
         except Exception as exc:
             trial.set_user_attr(FAIL_REASON, fail_reason(exc))
             raise
         try:
-            result = self.runner.run(trial.params, OptunaReporter(trial), self.resources, trial.number)
+            result = self.runner.run(trial.params, OptunaReporter(trial), self.resources, trial.number,
+                                     time_left=time_left)
             return result.values if self.runner.costs else result.mean
         except TrialStopped as exc:
             raise optuna.TrialPruned(str(exc)) from None
+
+
+class _StopOutOfTime:
+    """After a trial the time limit ended or kept from starting (:class:`~automl.deadline.OutOfTime`): queue its
+    configuration again and stop this run."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.FAIL and str(trial.user_attrs.get(FAIL_REASON, "")).startswith("OutOfTime:"):
+            requeue(study, trial)
+            self.stopped = True
 
 
 class _StopAfterFailures:
@@ -95,6 +115,11 @@ class _StopAfterFailures:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state == TrialState.FAIL:
             self.failures += 1
+
+
+def _time_budget(job: SearchJob) -> TimeBudget | None:
+    """The time budget of ``job``'s run (``None`` without a timeout); a holdout's refit must fit in it too."""
+    return None if job.deadline is None else TimeBudget(job.deadline, refit=job.holdout is not None)
 
 
 class OptunaBackend:
@@ -128,12 +153,13 @@ class OptunaBackend:
         resources = plan_resources(job.device, job.threads, n_jobs)
         with quiet_optuna_logs(progress):
             study, recovered = open_search_study(job)
-            objective = OptunaObjective(workload.runner(job), resources[0])
+            time_budget = _time_budget(job)
+            objective = OptunaObjective(workload.runner(job), resources[0], time_budget)
             with SearchProgress(study, job.n_trials) if progress else contextlib.nullcontext() as bar:
                 try:
                     with interrupt.interruptible(), workers(job, resources[1:]), capped_threads(
                             thread_cap(n_jobs, job.threads)):
-                        self.optimize(study, objective, n_trials=job.n_trials, timeout=job.timeout,
+                        self.optimize(study, objective, n_trials=job.n_trials, time_budget=time_budget,
                                       callbacks=[bar] if bar else [])
                 except KeyboardInterrupt:
                     requeue_interrupted(study)  # the next run tries the interrupted configurations first
@@ -146,8 +172,9 @@ class OptunaBackend:
         with quiet_optuna_logs():
             study, _ = open_search_study(job)
             try:
-                self.optimize(study, OptunaObjective(workload.runner(job), resources), n_trials=job.n_trials,
-                              timeout=job.timeout)
+                time_budget = _time_budget(job)
+                self.optimize(study, OptunaObjective(workload.runner(job), resources, time_budget),
+                              n_trials=job.n_trials, time_budget=time_budget)
             except KeyboardInterrupt:
                 requeue_interrupted(study)
                 raise
@@ -158,14 +185,15 @@ class OptunaBackend:
         objective: Callable[[optuna.Trial], float | list[float]],
         *,
         n_trials: int,
-        timeout: float | None,
+        time_budget: TimeBudget | None = None,
         callbacks: Sequence[Callback] = (),
     ) -> None:
-        """Run trials of ``objective`` one at a time until the study holds ``n_trials`` counted trials, ``timeout``
-        seconds passed, or ``n_trials`` trials failed in this call. Other processes may run the same study at once:
-        :class:`~automl.budget.Budget` keeps the total exact. Checks for a stop request between trials."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Run trials of ``objective`` one at a time until the study holds ``n_trials`` counted trials,
+        ``time_budget`` is spent (:mod:`automl.deadline`; an :class:`OptunaObjective` given the same budget stops its
+        trial at the deadline), or ``n_trials`` trials failed in this call. Other processes may run the same study at
+        once: :class:`~automl.budget.Budget` keeps the total exact. Checks for a stop request between trials."""
         failures = _StopAfterFailures(n_trials)
+        out_of_time = _StopOutOfTime()
         budget = Budget(study, n_trials)
         reseeded = False
 
@@ -173,9 +201,9 @@ class OptunaBackend:
             budget.release()  # the trial is RUNNING now: it holds its slot, other workers may reserve theirs
             return objective(trial)
 
-        while not failures.stopped:
+        while not failures.stopped and not out_of_time.stopped:
             interrupt.check()
-            left = None if deadline is None else deadline - time.monotonic()
+            left = None if time_budget is None else time_budget.left(study)
             if left is not None and left <= 0:
                 return
             verdict = budget.reserve()
@@ -190,7 +218,8 @@ class OptunaBackend:
                     # propose the same configurations as it does
                     study.sampler.reseed_rng()
                     reseeded = True
-                study.optimize(releasing, n_trials=1, catch=(Exception,), callbacks=[failures, *callbacks])
+                study.optimize(releasing, n_trials=1, catch=(Exception,),
+                               callbacks=[out_of_time, failures, *callbacks])
             finally:
                 budget.release()
 

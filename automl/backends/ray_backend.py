@@ -14,11 +14,14 @@ How the pieces map onto Tune:
 * **Scheduler**: :class:`PrunerScheduler`, which writes each report to the Optuna trial at the runner's own step
   and asks the *study's Optuna pruner*. Why not ASHA: a study's pruning should be one rule whatever ran its
   trials; ASHA would compare only the trials of this Ray run, ignore the study's history (resumed runs, trials
-  of the optuna backend) and rung at Tune's iteration count rather than at folds and epochs.
+  of the optuna backend) and rung at Tune's iteration count rather than at folds and epochs. Successive halving
+  is ``--pruner hyperband``: Optuna's asynchronous version, with rungs at fold ends, asked here like any other.
 * **Stopper**: ends the run when a stop was requested (Ctrl-C, see :mod:`automl.interrupt`); interrupted trials
   are failed and queued again, as with the optuna backend.
 
-``--timeout`` means what it means for the optuna backend: no trial starts after it, running ones finish.
+``--timeout`` counts as for the optuna backend (:mod:`automl.deadline`): no trial starts after the deadline, and a
+running one is stopped at its first report past it (failed with an ``OutOfTime`` reason, its configuration
+queued again); a fold between two reports finishes first.
 """
 
 from __future__ import annotations

@@ -32,11 +32,13 @@ from automl import interrupt, optuna_compat
 from automl.budget import POLL_INTERVAL, Budget, Verdict
 from automl.cv import fold_scores_of
 from automl.datasets import Dataset
+from automl.deadline import OutOfTime
 from automl.exceptions import TrialStopped, TrialTimeoutError
 from automl.job import SearchJob, Workload
 from automl.reporter import FAIL_REASON, INTERRUPTED, fail_reason
-from automl.resume import record_worker, recover_dead_workers
+from automl.resume import record_worker, recover_dead_workers, requeue
 from automl.runner import Resources
+from automl.samplers import reporting
 from automl.space import Candidates, compose
 from automl.storage import HEARTBEAT_INTERVAL
 
@@ -60,11 +62,12 @@ class StudySearcher(OptunaSearch):
         self.job = job
         self.callbacks = callbacks
         self.budget = Budget(study, job.n_trials)
-        self.deadline = None if job.timeout is None else time.monotonic() + job.timeout
+        self.deadline = None if job.deadline is None else time.monotonic() + (job.deadline - time.time())
         self.failures = 0
         self.live: set[str] = set()
         self.pruned: set[str] = set()
         self.timed_out: set[str] = set()
+        self.out_of_time: set[str] = set()
         self.reseeded = False
         self._next_look = 0.0
         mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
@@ -136,21 +139,32 @@ class StudySearcher(OptunaSearch):
         if result and state != "running":
             self.report(trial_id, result)  # the attributes the final result carries
         if trial_id in self.pruned:
-            reports = self.study.trials[trial.number].intermediate_values
-            trial.set_user_attr("fold_scores", fold_scores_of(reports))
+            trial.set_user_attr("fold_scores", self._fold_scores(trial))
             self._tell(trial_id, None, TrialState.PRUNED)
         elif state == "complete":
             self._tell(trial_id, float(result[VALUE]), TrialState.COMPLETE)  # type: ignore[index]
         elif state == "failed":
             self._tell(trial_id, None, TrialState.FAIL)
+        elif trial_id in self.out_of_time:  # stopped at the run's deadline: fail it, try its configuration next run
+            trial.set_user_attr("fold_scores", self._fold_scores(trial))
+            trial.set_user_attr(FAIL_REASON, fail_reason(OutOfTime(
+                "stopped at the search's time limit; its configuration is queued again")))
+            self._tell(trial_id, None, TrialState.FAIL)
+            requeue(self.study, self.study.trials[trial.number])
         elif trial_id in self.timed_out:
-            trial.set_user_attr("fold_scores", fold_scores_of(self.study.trials[trial.number].intermediate_values))
+            trial.set_user_attr("fold_scores", self._fold_scores(trial))
             trial.set_user_attr(FAIL_REASON, fail_reason(TrialTimeoutError(
                 f"the trial ran past its {self.job.trial_timeout:g} s limit (trial_timeout)")))
             self._tell(trial_id, None, TrialState.FAIL)
         else:
             trial.set_user_attr(FAIL_REASON, INTERRUPTED if interrupt.requested() else NO_RESULT)
             self._tell(trial_id, None, TrialState.FAIL)
+
+    def _fold_scores(self, trial: optuna.Trial) -> list[float]:
+        """The scores of the folds ``trial`` finished, from its reports (stopped here, it sent no
+        ``fold_scores``)."""
+        reports = self.study.trials[trial.number].intermediate_values
+        return fold_scores_of(reports, reporting(self.job.pruner))
 
     def _tell(self, trial_id: str, value: float | None, state: TrialState) -> None:
         self.live.discard(trial_id)
@@ -214,13 +228,18 @@ class PrunerScheduler(FIFOScheduler):
 
 
 class _Stopper(tune.Stopper):
-    """Stops a trial past the job's ``trial_timeout`` (the runner's alarm needs a main thread, which Ray trials
-    do not run in), and the whole run when a stop was requested (:mod:`automl.interrupt`)."""
+    """Stops a trial past the job's ``trial_timeout`` or the run's deadline (at its next report: the runner's alarm
+    needs a main thread, which Ray trials do not run in), and the whole run when a stop was requested
+    (:mod:`automl.interrupt`)."""
 
     def __init__(self, searcher: StudySearcher) -> None:
         self.searcher = searcher
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        deadline = self.searcher.deadline
+        if deadline is not None and result.get(STATE) == "running" and time.monotonic() >= deadline:
+            self.searcher.out_of_time.add(trial_id)
+            return True
         limit = self.searcher.job.trial_timeout
         if limit is not None and result.get(STATE) == "running" and result.get(ELAPSED, 0.0) > limit:
             self.searcher.timed_out.add(trial_id)

@@ -3,68 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import ParamSpace, Problem
 
-from ._sequence import (
-    SequenceModel,
-    embedding,
-    masked_max,
-    masked_mean,
-    suggest_training,
-    suggest_vocabulary,
-    trim,
-)
+from ._sequence import SequenceModel, suggest_training, suggest_vocabulary
 
-_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+if TYPE_CHECKING:
+    from torch import nn
 
-
-def reverse_valid(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Reorder the positions of ``x`` ``(batch, length, dim)`` by ``index`` ``(batch, length)``."""
-    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[2]))
-
-
-class _BiRNN(nn.Module):
-    """A bidirectional RNN over end-padded batches, exact for every row without packed sequences.
-
-    The forward cell reads each row left to right: its outputs at valid positions never see the trailing
-    padding. The backward cell reads each row with its valid tokens reversed in place (padding stays at the
-    end), so it too starts at a real word; its outputs are put back in the original order. Two unidirectional
-    cells over padded tensors are faster on CPU than one bidirectional cell over packed sequences (1.3x for GRU,
-    2x for LSTM, measured), and give the same outputs at the valid positions.
-    """
-
-    def __init__(self, vocabulary: int, dim: int, cell: str, hidden: int, layers: int, pooling: str,
-                 outputs: int) -> None:
-        super().__init__()
-        self.pooling = pooling
-        self.embedding = embedding(vocabulary, dim)
-        cls = _CELLS[cell]
-        self.forward_cells = nn.ModuleList(cls(dim if i == 0 else 2 * hidden, hidden, batch_first=True)
-                                           for i in range(layers))
-        self.backward_cells = nn.ModuleList(cls(dim if i == 0 else 2 * hidden, hidden, batch_first=True)
-                                            for i in range(layers))
-        # one module per direction and layer, so the dropout between layers is an nn.Dropout that the dropout
-        # regularizer sets; this one acts on the embeddings, between layers and on the pooled features
-        self.dropout = nn.Dropout(0.0)
-        self.head = nn.Linear(2 * hidden, outputs)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        ids, lengths, mask = trim(ids)
-        position = torch.arange(ids.shape[1], device=ids.device)[None, :]
-        reverse = torch.where(mask, lengths[:, None] - 1 - position, position)  # its own inverse
-        h = self.embedding(ids)
-        for forward_cell, backward_cell in zip(self.forward_cells, self.backward_cells):
-            h = self.dropout(h)
-            ahead, _ = forward_cell(h)
-            back, _ = backward_cell(reverse_valid(h, reverse))
-            h = torch.cat([ahead, reverse_valid(back, reverse)], dim=2)
-        pooled = masked_mean(h, mask) if self.pooling == "mean" else masked_max(h, mask)
-        return self.head(self.dropout(pooled))
+#: The recurrent cells searched (:class:`._networks.BiRNN` builds them).
+CELLS = ("gru", "lstm")
 
 
 class RNN(SequenceModel):
@@ -95,12 +44,14 @@ class RNN(SequenceModel):
     def search_space(self, space: ParamSpace) -> None:
         suggest_vocabulary(space)
         space.suggest_int("dim", 32, 96, log=True)
-        space.suggest_categorical("cell", list(_CELLS))
+        space.suggest_categorical("cell", list(CELLS))
         space.suggest_int("hidden", 32, 64, log=True)
         space.suggest_int("layers", 1, 2)
         space.suggest_categorical("pooling", ["mean", "max"])
         suggest_training(space, (2, 3), [128, 256])
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
-        return _BiRNN(problem.featurizer.vocabulary_size_, params["dim"], params["cell"], params["hidden"],
+        from ._networks import BiRNN
+
+        return BiRNN(problem.featurizer.vocabulary_size_, params["dim"], params["cell"], params["hidden"],
                       params["layers"], params["pooling"], problem.n_outputs)

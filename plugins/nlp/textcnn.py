@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-import torch
-from torch import nn
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import ParamSpace, Problem
 
-from ._sequence import SequenceModel, embedding, suggest_training, suggest_vocabulary, trim
+from ._sequence import SequenceModel, suggest_training, suggest_vocabulary
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: The searchable sets of kernel sizes (strings, since a search-space choice must be a plain value).
 KERNEL_SETS = ("1-2-3", "2-3-4", "3-4-5")
@@ -19,30 +19,6 @@ KERNEL_SETS = ("1-2-3", "2-3-4", "3-4-5")
 def kernel_sizes(choice: str) -> tuple[int, ...]:
     """The kernel widths of a ``KERNEL_SETS`` choice: ``"2-3-4"`` -> ``(2, 3, 4)``."""
     return tuple(int(k) for k in choice.split("-"))
-
-
-class _TextCNN(nn.Module):
-    def __init__(self, vocabulary: int, dim: int, filters: int, kernels: Sequence[int], outputs: int) -> None:
-        super().__init__()
-        self.kernels = tuple(kernels)
-        self.embedding = embedding(vocabulary, dim)
-        self.embedding_dropout = nn.Dropout(0.0)  # rates set by the dropout regularizer
-        self.convs = nn.ModuleList(nn.Conv1d(dim, filters, k) for k in self.kernels)
-        self.dropout = nn.Dropout(0.0)
-        self.head = nn.Linear(filters * len(self.kernels), outputs)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        ids, lengths, _ = trim(ids, min_len=max(self.kernels))
-        x = self.embedding_dropout(self.embedding(ids)).transpose(1, 2)  # (batch, dim, length)
-        pooled = []
-        for k, conv in zip(self.kernels, self.convs):
-            h = torch.relu(conv(x))  # (batch, filters, length - k + 1): window i covers tokens i..i+k-1
-            # max over the windows that lie within the text (a text shorter than k keeps its first window), so
-            # trailing padding never wins the max
-            windows = (lengths - k + 1).clamp(min=1)
-            valid = torch.arange(h.shape[2], device=h.device)[None, :] < windows[:, None]
-            pooled.append(h.masked_fill(~valid.unsqueeze(1), 0.0).amax(dim=2))
-        return self.head(self.dropout(torch.cat(pooled, dim=1)))
 
 
 class TextCNN(SequenceModel):
@@ -77,5 +53,7 @@ class TextCNN(SequenceModel):
         suggest_training(space, (2, 5), [64, 128, 256])
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
-        return _TextCNN(problem.featurizer.vocabulary_size_, params["dim"], params["filters"],
+        from ._networks import TextCNNNet
+
+        return TextCNNNet(problem.featurizer.vocabulary_size_, params["dim"], params["filters"],
                         kernel_sizes(params["kernels"]), problem.n_outputs)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from sklearn.compose import ColumnTransformer
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem
 
 from ._columns import standardized_columns
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
 
 
 class KNeighbors(ModelPlugin):
@@ -25,6 +25,11 @@ class KNeighbors(ModelPlugin):
     - ``p`` 1 / 2: Manhattan or Euclidean distance (Manhattan is less dominated by a single large difference).
 
     Distances compare columns directly, so every column must share one scale: :func:`standardized_columns`.
+
+    Cost on big data: scoring a fold compares every validation row with every training row, so a fold's cost grows
+    with the square of the rows (a 200,000-row table: minutes a trial). A fit uses at most ``max_train_rows``
+    (20,000) training rows, a stratified subsample, and a search that does not name the model leaves it out above
+    ``max_search_rows`` (50,000) rows, where trees and linear models are both faster and better.
     """
 
     name = "k_neighbors"
@@ -32,6 +37,8 @@ class KNeighbors(ModelPlugin):
     tasks = frozenset({"tabular"})
     family = "sklearn"
     kinds = frozenset({"classification", "regression"})
+    max_train_rows = 20_000
+    max_search_rows = 50_000
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_int("n_neighbors", 1, 30, log=True)
@@ -42,5 +49,7 @@ class KNeighbors(ModelPlugin):
         return standardized_columns()
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
         estimator = KNeighborsClassifier if problem.kind == "classification" else KNeighborsRegressor
         return estimator(n_neighbors=params["n_neighbors"], weights=params["weights"], p=params["p"])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from sklearn.compose import ColumnTransformer
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
 from .._layers import perceptron
 from ._columns import standardized_columns
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+    from torch import nn
 
 
 class MLP(ModelPlugin):
@@ -26,6 +27,9 @@ class MLP(ModelPlugin):
     tasks = frozenset({"tabular"})
     family = "torch"
     kinds = frozenset({"classification", "regression"})
+    #: a mid-sized network tried early, so that a short search on a big table gets one (optimizer and regularizers
+    #: are the sampler's)
+    starting_points = ({"depth": 2, "width": 128, "epochs": 30, "batch_size": 64},)
 
     def search_space(self, space: ParamSpace) -> None:
         space.suggest_int("depth", 1, 3)
@@ -37,6 +41,8 @@ class MLP(ModelPlugin):
         return standardized_columns()
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
+        from torch import nn
+
         return nn.Sequential(*perceptron(problem.input_shape[0], params["width"], params["depth"], problem.n_outputs))
 
     def training(self, params: Mapping[str, Any]) -> TrainSettings:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
 from .._layers import perceptron
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class VisionMLP(ModelPlugin):
@@ -35,6 +36,8 @@ class VisionMLP(ModelPlugin):
         space.suggest_categorical("batch_size", [32, 64, 128])
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
+        from torch import nn
+
         inputs = math.prod(problem.input_shape)
         return nn.Sequential(nn.Flatten(), *perceptron(inputs, params["width"], params["depth"], problem.n_outputs))
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import API_VERSION, ModelPlugin, ParamSpace, Problem, TrainSettings
 
+if TYPE_CHECKING:
+    from torch import nn
+
 
 def _network(channels: int, width: int, depth: int, outputs: int, size: int) -> nn.Sequential:
+    from torch import nn
+
     layers: list[nn.Module] = []
     for block in range(depth):
         out = width * 2**block

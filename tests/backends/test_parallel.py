@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 import automl
 from automl.backends.optuna_backend import OptunaBackend
 from automl.backends.parallel import plan_resources, thread_cap
+from automl.deadline import TimeBudget
 from automl.exceptions import ConfigError
 from automl.resume import WORKER_ATTR, counted_trials
 from automl.storage import open_storage
@@ -91,6 +92,7 @@ _WORKER = """
 import sys, time, optuna
 from automl.backends.optuna_backend import OptunaBackend
 from automl.backends.parallel import plan_resources, thread_cap
+from automl.deadline import TimeBudget
 from automl.storage import open_storage
 url, go, fail_every = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import pathlib
@@ -105,7 +107,7 @@ def objective(trial):
     if fail_every and trial.number % fail_every == 1:
         raise RuntimeError("this one fails")
     return x
-OptunaBackend().optimize(study, objective, n_trials=7, timeout=None)
+OptunaBackend().optimize(study, objective, n_trials=7)
 """
 
 
@@ -141,7 +143,8 @@ def test_a_worker_waiting_for_the_last_slot_takes_over_a_dead_workers_trial(stor
     dead.wait()
     orphan.set_user_attr(WORKER_ATTR, {"host": socket.gethostname(), "pid": dead.pid, "started": "1"})
     # counted 1 + running 1 = the budget of 2: the backend waits, finds the worker dead, re-queues its trial
-    OptunaBackend().optimize(study, lambda t: t.suggest_float("x", 0, 1), n_trials=2, timeout=60)
+    OptunaBackend().optimize(study, lambda t: t.suggest_float("x", 0, 1), n_trials=2,
+                             time_budget=TimeBudget(time.time() + 60))
     trials = _check_exact(study, 2)
     assert trials[orphan.number].state == TrialState.FAIL
     assert trials[-1].system_attrs["failed_trial"] == orphan.number

@@ -87,6 +87,21 @@ def test_a_trial_past_its_time_limit_fails_with_the_reason(ray_cluster: str, con
         assert 1 <= len(trial.user_attrs["fold_scores"]) < 3  # stopped at its first report past the limit
 
 
+def test_a_trial_running_at_the_deadline_is_stopped_and_queued_again(contract_plugins: Path, storage: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials of 4 folds of 8 s and a 40 s limit: whenever the first trial starts within the limit, a report of it
+    (or of the second trial) comes past the deadline while it runs. (A cluster of its own, started by the search:
+    its workers see the fold time set here.)"""
+    monkeypatch.setenv("AUTOML_TEST_SLOW_SECONDS", "8")
+    study = automl.search("tabular", models=["slow"], n_trials=3, folds=4, storage=storage, study="deadline",
+                          backend="ray", n_jobs=1, timeout=40.0).study
+    stopped = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(stopped) == 1
+    assert stopped[0].user_attrs["fail_reason"].startswith("OutOfTime: stopped at the search's time limit")
+    assert 1 <= len(stopped[0].user_attrs["fold_scores"]) < 4
+    assert [t.params for t in study.trials if t.state == TrialState.WAITING] == [stopped[0].params]
+
+
 def test_ctrl_c_fails_and_requeues_the_running_trials_then_resumes(ray_cluster: str, contract_plugins: Path,
                                                                   tmp_path: Path, signal_when: Callable) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import torch
 from automl_plugins.nlp._tfidf import suggest_tfidf, tfidf_featurizer
@@ -17,16 +20,19 @@ from automl_plugins.nlp.tfidf_linear import TfidfLinear
 from automl_plugins.nlp.tfidf_nb import TfidfNB
 from automl_plugins.nlp.tfidf_svm import TfidfSVM
 from automl_plugins.nlp.transformer import Transformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
 from torch import nn
 
 import automl
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, load_dataset, make_dataset
+from automl.features import featurize
 from automl.metrics import get_metric
 from automl.protocols import ModelPlugin, Problem
 from automl.registry import PluginRecord
 from automl.reporter import MemoryReporter
-from automl.space import Config
+from automl.space import Config, check_starting_points
 from automl.testing import check_plugin
 
 PLUGINS = [TfidfLinear, TfidfSVM, TfidfNB, BagOfEmbeddings, TextCNN, RNN, Transformer]
@@ -165,14 +171,40 @@ def test_tfidf_models_share_one_featurizer_space() -> None:
         trial = study.ask()
         suggest_tfidf(_Space(trial))
         params = trial.params
-        seen.add(params["analyzer"])
-        ngram = "ngram_max" if params["analyzer"] == "word" else "char_ngram_max"
-        assert set(params) == {"analyzer", ngram, "min_df", "sublinear_tf"}
-        expected = tfidf_featurizer(params).get_params()
+        union = params.get("with_words", False)
+        seen.add(params["analyzer"] + "+word" * union)
+        ngrams = {"word": {"ngram_max"}, "char_wb": {"char_ngram_max", "with_words", *["ngram_max"] * union}}
+        assert set(params) == {"analyzer", *ngrams[params["analyzer"]], "min_df", "sublinear_tf"}
+        expected = joblib.hash(tfidf_featurizer(params))
         for plugin in (TfidfLinear(), TfidfSVM(), TfidfNB()):
-            assert plugin.featurizer({**params, "C": 1.0, "alpha": 1.0}).get_params() == expected
-    assert seen == {"word", "char_wb"}
+            assert joblib.hash(plugin.featurizer({**params, "C": 1.0, "alpha": 1.0})) == expected
+    assert seen == {"word", "char_wb", "char_wb+word"}
     assert tfidf_featurizer({"ngram_max": 2, "min_df": 1, "sublinear_tf": True}).analyzer == "word"  # older studies
+    assert tfidf_featurizer({**CHAR, "char_ngram_max": 3}).analyzer == "char_wb"  # from before with_words
+
+
+def test_words_and_chars_are_a_union_fitted_on_the_training_rows_only() -> None:
+    train = ["a gorgeous witty movie", "dull and flat", "not good at all", "witty but dull"]
+    valid = ["zany romp"]  # words and characters seen only here
+    union = tfidf_featurizer({"analyzer": "char_wb", "char_ngram_max": 3, "with_words": True, "ngram_max": 2,
+                              "min_df": 1, "sublinear_tf": True})
+    fitted, F, F_valid = featurize(union, np.array(train, dtype=object), np.zeros(4), np.array(valid, dtype=object))
+    assert isinstance(fitted, FeatureUnion) and [name for name, _ in fitted.transformer_list] == ["word", "char_wb"]
+    words, chars = (set(vectorizer.get_feature_names_out()) for _, vectorizer in fitted.transformer_list)
+    assert {"witty", "not good", "good at"} <= words and all(1 <= len(w.split()) <= 2 for w in words)
+    assert all(2 <= len(c) <= 3 for c in chars) and {" wi", "ty "} <= chars
+    assert not {"zany", "romp"} & words and not {"za", "zan", " z", "mp "} & chars  # nothing of the valid rows
+    assert F.shape == (4, len(words) + len(chars)) and F_valid.shape == (1, F.shape[1])
+    assert np.allclose(np.linalg.norm(F.toarray()[:, :len(words)], axis=1), 1.0)  # each half normalized alone
+    assert np.allclose(np.linalg.norm(F.toarray()[:, len(words):], axis=1), 1.0)
+
+
+@pytest.mark.parametrize("plugin", [TfidfLinear, TfidfSVM, TfidfNB], ids=lambda p: p.name)
+def test_tfidf_starting_points_are_draws_of_their_space(plugin: type[ModelPlugin]) -> None:
+    record = PluginRecord("model", plugin.name, "x:y", "test", "1", plugin=plugin())
+    check_starting_points(record)  # raises when not
+    assert plugin.starting_points and all(isinstance(plugin().featurizer(point), (TfidfVectorizer, FeatureUnion))
+                                          for point in plugin.starting_points)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -184,3 +216,21 @@ def test_sequence_models_train_under_bf16_autocast_on_a_gpu(reviews: Dataset, pl
     result = cross_validate(_config(plugin(), params), reviews, make_splits(reviews, 4, 0)[:1], metric,
                             FoldReporter(MemoryReporter(), metric), seed=0, device=torch.device("cuda"))
     assert result.mean > 0.65
+
+
+def test_a_words_and_chars_model_refits_saves_and_loads(tmp_path: Path) -> None:
+    """The union starting point of tfidf_svm (the first trial of a new study) refits into a model directory whose
+    skops file loads back (FeatureUnion is a trusted scikit-learn type) and predicts the same."""
+    from automl.testing import synthetic_dataset
+
+    data = synthetic_dataset("nlp", n=40)
+    csv = tmp_path / "texts.csv"
+    pd.DataFrame({"text": data.X, "label": np.asarray(data.classes)[data.y]}).to_csv(csv, index=False)
+    result = automl.search("nlp", csv, models=["tfidf_svm"], n_trials=1, folds=2,
+                           storage=f"sqlite:///{tmp_path}/s.db", study="s")
+    assert result.best_params["model.tfidf_svm.with_words"] is True
+    model = automl.refit(result.study, out=tmp_path / "model")
+    assert isinstance(model.fitted.problem.featurizer, FeatureUnion)
+    loaded = automl.load_model(tmp_path / "model")
+    texts = list(data.X[:8])
+    assert list(loaded.predict(texts)) == list(model.predict(texts))

@@ -18,15 +18,13 @@ import pytest
 pytest.importorskip("transformers")
 
 import torch  # noqa: E402
-from automl_plugins.nlp import pretrained  # noqa: E402
+from automl_plugins.nlp import _pretrained, pretrained  # noqa: E402
+from automl_plugins.nlp._pretrained import MeanPooledEncoder, SentenceEncoder, TokenIds  # noqa: E402
 from automl_plugins.nlp.pretrained import (  # noqa: E402
     CHECKPOINT_ENV,
     PACKAGED,
-    MeanPooledEncoder,
     PretrainedTransformer,
     SentenceEmbeddings,
-    SentenceEncoder,
-    TokenIds,
 )
 
 import automl  # noqa: E402
@@ -97,14 +95,14 @@ def test_embeddings_match_sentence_transformers() -> None:
 
 def test_embeddings_are_cached_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    encode = pretrained.encode
+    encode = _pretrained.encode
 
     def counting(checkpoint: str, texts: list[str], max_len: int, batch_size: int = 64) -> np.ndarray:
         calls.append(list(texts))
         return encode(checkpoint, texts, max_len, batch_size)
 
-    monkeypatch.setattr(pretrained, "encode", counting)
-    pretrained.clear_embedding_cache()
+    monkeypatch.setattr(_pretrained, "encode", counting)
+    _pretrained.clear_embedding_cache()
     encoder = SentenceEncoder(PACKAGED, max_len=32)
     first = encoder.fit_transform(["dull", "dull", "witty"])
     again = encoder.transform(["witty", "dull"])
@@ -112,12 +110,12 @@ def test_embeddings_are_cached_per_text(monkeypatch: pytest.MonkeyPatch) -> None
     assert np.array_equal(again, first[[2, 0]])
     assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
 
-    monkeypatch.setattr(pretrained, "CACHE_LIMIT", 3)  # full: new texts are encoded but not kept
+    monkeypatch.setattr(_pretrained, "CACHE_LIMIT", 3)  # full: new texts are encoded but not kept
     more = encoder.transform(["bored", "lovely", "dull"])
     assert calls[-1] == ["bored", "lovely"]
     encoder.transform(["lovely"])
     assert calls[-1] == ["lovely"] and np.array_equal(more[2], first[0])
-    pretrained.clear_embedding_cache()
+    _pretrained.clear_embedding_cache()
 
 
 def _module(frozen_layers: int = 0) -> tuple[MeanPooledEncoder, np.ndarray]:

@@ -8,11 +8,12 @@ import numpy as np
 import optuna
 import pytest
 import torch
+from automl_plugins.tabular._regularized import RegularizedLinear
 from automl_plugins.tabular.hist_gradient_boosting import HistGradientBoosting
 from automl_plugins.tabular.k_neighbors import KNeighbors
-from automl_plugins.tabular.linear import Linear, RegularizedLinear
+from automl_plugins.tabular.linear import Linear
 from automl_plugins.tabular.mlp import MLP
-from automl_plugins.tabular.random_forest import RandomForest
+from automl_plugins.tabular.random_forest import FOREST_ROWS, RandomForest
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
@@ -22,6 +23,7 @@ import automl
 from automl.cv import FoldReporter, cross_validate, make_splits
 from automl.datasets import Dataset, load_dataset, make_dataset
 from automl.metrics import get_metric
+from automl.model import fit
 from automl.protocols import ModelPlugin, Problem
 from automl.registry import PluginRecord
 from automl.reporter import MemoryReporter
@@ -190,6 +192,31 @@ def test_random_forest_builds_by_kind_with_the_trial_seed(kind: str, estimator: 
     assert type(model) is estimator
     assert (model.n_estimators, model.max_depth, model.min_samples_leaf, model.max_features) == (60, None, 3, 0.4)
     assert (model.random_state, model.n_jobs) == (17, 1)
+
+
+@pytest.mark.parametrize(("n_estimators", "n_rows", "max_samples"), [
+    (300, None, None),           # rows unknown: scikit-learn's default
+    (300, 569, None),            # small data: full bootstrap samples
+    (50, FOREST_ROWS // 50, None),
+    (50, FOREST_ROWS // 50 + 1, FOREST_ROWS // 50),
+    (300, 160_000, FOREST_ROWS // 300),
+])
+def test_random_forest_caps_the_rows_over_the_forest(n_estimators: int, n_rows: int | None,
+                                                     max_samples: int | None) -> None:
+    params = {"n_estimators": n_estimators, "max_depth": None, "min_samples_leaf": 1, "max_features": 0.5}
+    model = RandomForest().build(params, Problem("tabular", "classification", 2, (4,), None, 0, n_rows=n_rows))
+    assert model.max_samples == max_samples
+
+
+def test_random_forest_trees_see_the_capped_rows_on_big_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("automl_plugins.tabular.random_forest.FOREST_ROWS", 50 * 40)  # 40 rows a tree
+    data = synthetic_dataset("tabular", n=200)
+    params = {"n_estimators": 50, "max_depth": None, "min_samples_leaf": 1, "max_features": 1.0}
+    config = Config(model=PluginRecord("model", "random_forest", "x:y", "test", None, plugin=RandomForest()),
+                    model_params=params)
+    model, _ = fit(config, data.X, data.y, task="tabular", kind=data.kind, n_outputs=data.n_outputs, seed=0)
+    assert model.problem.n_rows == 200
+    assert model.estimator.max_samples == 40 and model.estimator._n_samples_bootstrap == 40
 
 
 def test_random_forest_space_stays_cheap() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from automl_plugins.vision._networks import BasicBlock
 from automl_plugins.vision.mlp import VisionMLP
 from automl_plugins.vision.pixel_svc import PixelSVC
-from automl_plugins.vision.resnet import BasicBlock, ResNet
+from automl_plugins.vision.resnet import ResNet
 from automl_plugins.vision.small_cnn import SmallCNN
 from torch import nn
 

@@ -5,36 +5,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import ModelPlugin, ParamSpace, Problem, TrainSettings
 
-__all__ = ["ResidualBlock", "TabularResNet"]
+# automl imports every plugin module to list and validate it (`automl plugins list`, every command that searches):
+# heavy libraries are imported inside the hooks that use them, so that stays fast.
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+    from torch import nn
 
-
-class ResidualBlock(nn.Module):
-    """``x + Dropout(Linear(Dropout(ReLU(Linear(LayerNorm(x))))))``: a pre-norm feed-forward block of
-    ``width`` -> ``hidden`` -> ``width`` units. Its dropout layers start at 0.0 (the ``dropout`` regularizer of
-    automl sets their rate when the search switches it on)."""
-
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(0.0),
-                                  nn.Linear(hidden, width), nn.Dropout(0.0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+__all__ = ["TabularResNet"]
 
 
 class TabularResNet(ModelPlugin):
-    """A linear stem, ``blocks`` residual blocks (:class:`ResidualBlock`) and a LayerNorm-ReLU-Linear head,
+    """A linear stem, ``blocks`` residual blocks (:class:`._network.ResidualBlock`) and a LayerNorm-ReLU-Linear head,
     on standardized numeric and one-hot categorical columns. Unlike automl's plain ``mlp``, the skip connections
     and layer normalization keep deeper stacks trainable. Tabular classification and regression.
 
@@ -66,6 +51,11 @@ class TabularResNet(ModelPlugin):
 
     def featurizer(self, params: Mapping[str, Any]) -> ColumnTransformer:
         # Networks want dense, comparably scaled floats. automl clones and fits this on each training fold only.
+        from sklearn.compose import ColumnTransformer, make_column_selector
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
         numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
         categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         return ColumnTransformer(
@@ -77,6 +67,10 @@ class TabularResNet(ModelPlugin):
 
     def build(self, params: Mapping[str, Any], problem: Problem) -> nn.Module:
         # problem.input_shape is the shape of one featurized row; problem.n_outputs the classes (or 1)
+        from torch import nn
+
+        from ._network import ResidualBlock
+
         width = params["width"]
         return nn.Sequential(
             nn.Linear(problem.input_shape[0], width),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import torch
-from torch.optim import lr_scheduler
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import OptimizerPlugin, ParamSpace
+
+if TYPE_CHECKING:  # torch is imported by the hooks, so listing the plugins does not load it
+    import torch
+    from torch.optim import lr_scheduler
 
 __all__ = ["NAdam"]
 
@@ -35,12 +36,16 @@ class NAdam(OptimizerPlugin):
 
     def build(self, params: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter],
               overrides: Mapping[str, Any]) -> torch.optim.Optimizer:
+        import torch
+
         return torch.optim.NAdam(parameters, lr=params["lr"], weight_decay=overrides.get("weight_decay", 0.0),
                                  decoupled_weight_decay=True)
 
     def scheduler(self, params: Mapping[str, Any], optimizer: torch.optim.Optimizer,
                   total_steps: int) -> lr_scheduler.LRScheduler | None:
         # stepped by automl after every batch; total_steps = epochs x batches per epoch
+        from torch.optim import lr_scheduler
+
         if params["schedule"] == "cosine":
             return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
         return None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from automl.protocols import ParamSpace, RegularizerPlugin
+
+if TYPE_CHECKING:  # torch is imported by the hook, so listing the plugins does not load it
+    import torch
 
 __all__ = ["InputNoise"]
 
@@ -35,5 +36,7 @@ class InputNoise(RegularizerPlugin):
         if not X.is_floating_point():
             raise TypeError(f"input_noise regularizer: cannot add noise to {X.dtype} inputs")
         # every random number comes from the training loop's seeded generator: trials reproduce exactly
+        import torch
+
         noise = torch.randn(X.shape, generator=generator, device=generator.device, dtype=X.dtype)
         return X + params["std"] * noise.to(X.device), Y
