@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,6 +33,9 @@ from pathlib import Path
 import optuna
 
 import automl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import machine_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,15 +108,8 @@ def main() -> None:
           f"cluster, against {med['optuna']['call'] - med['optuna']['span']:.1f} s).\n")
     per_run = "; ".join(f"{b}: " + ", ".join(f"{r['per_trial']:.3f}" for r in rows[b]) for b in ("optuna", "ray"))
     print(f"Per-run s/trial: {per_run}.\n")
-    print(f"Machine: {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}; "
-          f"automl {automl.__version__}, optuna {optuna.__version__}, ray {_version('ray')}; load average "
-          f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; {time.perf_counter() - started:.0f} s in all.")
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
+    print(f"Machine: {machine_line(('automl', 'optuna', 'ray'))}; load average {load_before[0]:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after; {time.perf_counter() - started:.0f} s in all.")
 
 
 if __name__ == "__main__":

@@ -31,12 +31,10 @@ import argparse
 import contextlib
 import cProfile
 import functools
-import importlib.metadata as metadata
 import os
 import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -68,6 +66,9 @@ from automl.cv import cross_validate, make_splits
 from automl.datasets import load_dataset
 from automl.metrics import get_metric
 from automl.registry import discover
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import load_line, versions  # noqa: E402
 
 FOLDS = 5
 
@@ -295,13 +296,6 @@ def run_automl(w: Workload, n_trials: int, seed: int, url: str, threads: int | N
 # -- report ----------------------------------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def machine_facts() -> list[str]:
     try:
         model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -312,8 +306,7 @@ def machine_facts() -> list[str]:
     return [
         f"cpu: {os.cpu_count()} logical CPUs (usable: {usable}), {model}",
         f"python {platform.python_version()} on {platform.platform()}",
-        "versions: " + ", ".join(f"{d} {_version(d)}" for d in ("automl", "optuna", "scikit-learn", "torch",
-                                                                   "numpy", "SQLAlchemy")),
+        "versions: " + versions(("automl", "optuna", "scikit-learn", "torch", "numpy", "SQLAlchemy")),
         f"automl imported from {Path(automl.__file__).parent}",
     ]
 
@@ -328,13 +321,6 @@ def _fs_type(folder: str) -> str:
     best = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
                key=lambda m: len(m[0]), default=("", "?"))
     return best[1]
-
-
-def load_line() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
 
 
 def med(xs: list[float]) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -44,6 +43,9 @@ from automl.model import Model
 from automl.predict import predict_file
 from automl.refit import study_rows
 from automl.schema import read_rows, write_rows
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import machine_line  # noqa: E402
 
 #: (task, data, model): the cases measured.
 CASES = [("tabular", "breast_cancer", "linear"), ("tabular", "breast_cancer", "random_forest"),
@@ -128,8 +130,7 @@ def main() -> None:
     for row in rows:
         print(f"| {row['case']} | {row['n']:,} | {row['file']:,.0f} | {row['rows']:,.0f} | {row['hand']:,.0f} | "
               f"{row['rows'] / row['hand']:.2f} |")
-    print(f"\nMachine: {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}; "
-          f"automl {automl.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); load average "
+    print(f"\nMachine: {machine_line(('automl', 'torch'))} ({torch.get_num_threads()} threads); load average "
           f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; {time.perf_counter() - started:.0f} s in all.")
 
 
