@@ -9,6 +9,10 @@ study. What a trial reports depends on the study's pruner (:class:`~automl.repor
   ``f * STEP_STRIDE + e``): the same mean with the current fold's score at that epoch included;
 * ``PER_FOLD`` (wilcoxon): fold ``f``'s own score at step ``f``, once the fold is done.
 
+The last fold's report (:func:`last_step`) is written but the pruner is not asked there: the trial has been
+evaluated in full, and a pruner's verdict would only throw the evaluation away (a trial that is slow to finish
+could otherwise be pruned at its last fold by trials that completed meanwhile).
+
 Epoch reports follow a fixed schedule (epochs 1, 2, 4, 8, ...; the fold's end is always reported) rather than
 every epoch: each report is a study write (~15 ms on SQLite), and a 60-epoch, 5-fold trial would pay 300 of them.
 The schedule is the same for every trial, whatever its speed, so trials still report at the same steps and a
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from automl.space import Config
 
 __all__ = ["STEP_STRIDE", "CVResult", "FoldReporter", "cross_validate", "fold_end_step",
-           "fold_scores_of", "make_splits", "on_schedule", "splits_digest", "storage_write"]
+           "fold_scores_of", "last_step", "make_splits", "on_schedule", "splits_digest", "storage_write"]
 
 #: Reporting steps reserved for each fold (epochs of a torch model count within them).
 STEP_STRIDE = 1000
@@ -61,6 +65,12 @@ def on_schedule(epoch: int) -> bool:
 def fold_end_step(fold: int) -> int:
     """The step of the running mean reported at the end of fold ``fold`` (0-based)."""
     return fold * STEP_STRIDE + STEP_STRIDE - 1
+
+
+def last_step(folds: int, reporting: Reporting) -> int:
+    """The step of the last report of a trial cross-validated on ``folds`` folds under ``reporting``: the end of
+    its last fold. No pruner is asked there (see the module docstring)."""
+    return folds - 1 if reporting is Reporting.PER_FOLD else fold_end_step(folds - 1)
 
 
 def fold_scores_of(reports: Mapping[int, float], reporting: Reporting = Reporting.RUNNING) -> list[float]:
@@ -130,11 +140,11 @@ class FoldReporter:
         self.scores: list[float] = []
         self.oom_retries: list[dict[str, int]] = []
 
-    def _report(self, value: float, step: int, what: str) -> None:
+    def _report(self, value: float, step: int, what: str, *, ask: bool = True) -> None:
         interrupt.check()
         with storage_write():
             self.reporter.report(value, step)
-            stop = self.reporter.should_stop()
+            stop = ask and self.reporter.should_stop()
         if stop:
             raise TrialStopped(f"pruned at step {step} with {what} {self.metric.name} {value:.4f}")
 
@@ -148,13 +158,14 @@ class FoldReporter:
             self._report((sum(self.scores) + score) / (len(self.scores) + 1), fold * STEP_STRIDE + epoch,
                          "running CV")
 
-    def fold_done(self, fold: int, score: float) -> None:
-        """Record fold ``fold``'s final score and report it (``PER_FOLD``) or the mean so far."""
+    def fold_done(self, fold: int, score: float, *, last: bool = False) -> None:
+        """Record fold ``fold``'s final score and report it (``PER_FOLD``) or the mean so far; after the ``last``
+        fold without asking whether to stop (see the module docstring)."""
         self.scores.append(score)
         if self.reporting is Reporting.PER_FOLD:
-            self._report(score, fold, f"fold {fold}")
+            self._report(score, fold, f"fold {fold}", ask=not last)
         else:
-            self._report(float(np.mean(self.scores)), fold_end_step(fold), "running CV")
+            self._report(float(np.mean(self.scores)), fold_end_step(fold), "running CV", ask=not last)
 
     def out_of_memory(self, fold: int, batch_size: int) -> None:
         """Note on the trial (attribute ``oom_retries``) that fold ``fold`` ran out of memory at ``batch_size``."""
@@ -243,5 +254,5 @@ def cross_validate(config: Config, dataset: Dataset, splits: list[Split], metric
         if fold == 0 and costs:
             measured = cost_measures.measure(model, take(dataset.X, split[1][:cost_measures.LATENCY_ROWS]), costs)
         scores.append(score)
-        reporter.fold_done(fold, score)
+        reporter.fold_done(fold, score, last=fold == len(splits) - 1)
     return CVResult(scores, seconds, measured)

@@ -82,7 +82,9 @@ def as_tensor(X: Any) -> torch.Tensor:
     elif sp.issparse(X):
         X = X.toarray()
     X = np.asarray(X)
-    return torch.as_tensor(X, dtype=torch.long if np.issubdtype(X.dtype, np.integer) else torch.float32)
+    dtype = np.int64 if np.issubdtype(X.dtype, np.integer) else np.float32
+    # read-only rows (a cached fold's features) are copied: torch may not share memory it must not write
+    return torch.from_numpy(np.require(X, dtype=dtype, requirements=("C", "W")))
 
 
 def _scale_lr(optimizer: torch.optim.Optimizer, config: Config) -> None:

@@ -17,6 +17,7 @@ from automl.cv import (
     cross_validate,
     fold_end_step,
     fold_scores_of,
+    last_step,
     make_splits,
     on_schedule,
     splits_digest,
@@ -132,6 +133,23 @@ def test_a_stop_verdict_stops_the_trial_after_the_first_fold(blobs: Dataset) -> 
     with pytest.raises(TrialStopped, match="running CV accuracy"):
         cross_validate(_config(), blobs, make_splits(blobs, 5, 0), metric, reporter, seed=0)
     assert len(SpyScaler.fitted_on) == 1 and len(reporter.scores) == 1
+
+
+@pytest.mark.parametrize("reporting", list(Reporting))
+def test_the_last_fold_is_reported_but_no_stop_verdict_is_asked_for(blobs: Dataset, reporting: Reporting) -> None:
+    """A trial evaluated in full is never pruned: the pruner is not asked at its last fold's report."""
+    metric = get_metric(None, "classification")
+    stopper = _AlwaysStop()
+    asked = []
+    stopper.should_stop = lambda: asked.append(max(stopper.reports)) or True  # type: ignore[method-assign]
+    with pytest.raises(TrialStopped):
+        cross_validate(_config(), blobs, make_splits(blobs, 3, 0), metric, FoldReporter(stopper, metric, reporting),
+                       seed=0)
+    assert asked == [0 if reporting is Reporting.PER_FOLD else fold_end_step(0)]
+    stopper.reports.clear()
+    one_fold = make_splits(blobs, 3, 0)[:1]  # its only fold is its last
+    result = cross_validate(_config(), blobs, one_fold, metric, FoldReporter(stopper, metric, reporting), seed=0)
+    assert len(result.fold_scores) == 1 and max(stopper.reports) == last_step(1, reporting) and len(asked) == 1
 
 
 def test_epoch_reports_fold_the_current_score_into_the_running_mean() -> None:

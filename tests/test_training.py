@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from automl.exceptions import PluginError
 from automl.protocols import API_VERSION, ModelPlugin, Problem, RegularizerPlugin, TrainSettings
 from automl.registry import PluginRecord, discover
 from automl.space import Config
-from automl.training import SMALL_DATA, budgeted, default_threads, fit_predict
+from automl.training import SMALL_DATA, as_tensor, budgeted, default_threads, fit_predict
 
 
 class Linear(ModelPlugin):
@@ -349,3 +350,18 @@ def test_one_thread_for_small_data_and_torchs_default_for_big_data() -> None:
     big = np.broadcast_to(np.float32(0), (160_000, 20))
     assert default_threads(big, len(big)) is None
     assert default_threads(big, SMALL_DATA // 20) == 1
+
+
+@pytest.mark.parametrize(("rows", "dtype"), [(np.arange(6, dtype=np.int32), torch.long),
+                                             (np.ones(6, dtype=np.float32), torch.float32),
+                                             (np.ones(6, dtype=np.float64), torch.float32)])
+def test_read_only_rows_become_a_writable_tensor_of_the_modules_dtype(rows: np.ndarray, dtype: torch.dtype) -> None:
+    """Cached fold features are read-only: torch must get its own copy (no warning, no shared memory)."""
+    rows = rows.reshape(3, 2)
+    rows.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tensor = as_tensor(rows)
+    assert tensor.dtype == dtype and tensor.tolist() == rows.tolist()
+    tensor += 1  # its own memory: the cached rows are untouched
+    assert tensor.tolist() != rows.tolist()

@@ -30,7 +30,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl import interrupt, optuna_compat
 from automl.budget import POLL_INTERVAL, Budget, Verdict
-from automl.cv import fold_scores_of
+from automl.cv import fold_scores_of, last_step
 from automl.datasets import Dataset
 from automl.deadline import OutOfTime
 from automl.exceptions import TrialStopped, TrialTimeoutError
@@ -113,7 +113,8 @@ class StudySearcher(OptunaSearch):
         return {**trial.params, NUMBER: trial.number}
 
     def report(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Write a trainable's result to its Optuna trial; ``True`` when the study's pruner stops the trial."""
+        """Write a trainable's result to its Optuna trial; ``True`` when the study's pruner stops the trial (never
+        asked at the trial's last fold: see :mod:`automl.cv`)."""
         if trial_id not in self.live:
             return False
         trial = self._ot_trials[trial_id]
@@ -121,8 +122,9 @@ class StudySearcher(OptunaSearch):
             trial.set_user_attr(key, value)
         if result.get(STATE) != "running":
             return False
-        trial.report(float(result[VALUE]), int(result[STEP]))
-        if trial.should_prune():
+        step = int(result[STEP])
+        trial.report(float(result[VALUE]), step)
+        if step != last_step(self.job.folds, reporting(self.job.pruner)) and trial.should_prune():
             self.pruned.add(trial_id)
             return True
         return False

@@ -20,9 +20,16 @@ import pytest
 from optuna.trial import TrialState
 
 import automl
+from automl.cv import last_step
+from automl.datasets import Dataset
 from automl.exceptions import ConfigError
+from automl.job import DataRef, SearchJob
+from automl.registry import discover
 from automl.resume import counted_trials
+from automl.samplers import reporting
+from automl.space import Selection, candidates
 from automl.storage import open_storage
+from automl.study import StudySpec
 
 SLOW = {"AUTOML_TEST_SLOW_SECONDS": "0.5"}
 
@@ -208,3 +215,34 @@ def test_two_local_clusters_one_after_the_other_in_one_process(tmp_path: Path, m
                                storage=f"sqlite:///{tmp_path / 'n.db'}")
         assert counted_trials(result.study) == 2
         assert not ray_leftovers()
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("pruner", ["median", "wilcoxon"])
+def test_the_driver_never_prunes_a_trial_at_its_last_fold(blobs_csv: Path, blobs: Dataset, storage: str,
+                                                          pruner: str) -> None:
+    """The driver writes a worker's last fold report but does not ask the pruner there (as the optuna backend)."""
+    from automl.backends.ray_tune import STATE, STEP, VALUE, StudySearcher
+
+    folds = 3
+    study = optuna.create_study(storage=storage, direction="maximize", pruner=_AlwaysPrune())
+    identity = StudySpec("tabular", "blobs", "builtin", blobs.fingerprint, blobs.kind, "accuracy", "maximize", folds,
+                         0, "")
+    job = SearchJob(study=study.study_name, storage=storage, data=DataRef.of("tabular", blobs_csv, None, None),
+                    metric="accuracy", identity=identity, models=("linear",), optimizers=(), regularizers=(),
+                    n_trials=2, folds=folds, pruner=pruner)
+    searcher = StudySearcher(study, candidates(discover(), "tabular", blobs.kind, Selection(("linear",), None, None)),
+                             job, [])
+    for trial_id in ("first", "last"):
+        searcher._ot_trials[trial_id] = study.ask()
+        searcher.live.add(trial_id)
+    steps = {"first": 0, "last": last_step(folds, reporting(pruner))}
+    assert steps["last"] != 0
+    verdicts = {trial_id: searcher.report(trial_id, {STATE: "running", VALUE: 0.9, STEP: step})
+                for trial_id, step in steps.items()}
+    assert verdicts == {"first": True, "last": False}
+    assert study.trials[1].intermediate_values == {steps["last"]: 0.9}
