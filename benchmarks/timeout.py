@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs import header, write_section  # noqa: E402
+from _docs import header, write_generated  # noqa: E402
 
 NEW = Path(sys.executable).with_name("automl")
+#: Where the results go in docs/benchmarks.md (the section's hand-written reading stays outside them).
+MARKERS = ("<!-- timeout.py: generated, from here -->", "<!-- timeout.py: generated, to here -->")
 
 
 def run_once(automl: Path, task: str, budget: float) -> tuple[float, dict[str, int]]:
@@ -77,7 +79,7 @@ def main() -> None:
                       "Median over the limit: " + "; ".join(f"{side} {o:+.1f} s" for side, o in over.items()) + "."])
     print(body)
     if args.write:
-        write_section("## Time limits", body)
+        write_generated("## Time limits", body, MARKERS)
 
 
 if __name__ == "__main__":
