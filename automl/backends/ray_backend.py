@@ -20,8 +20,9 @@ How the pieces map onto Tune:
   are failed and queued again, as with the optuna backend.
 
 ``--timeout`` counts as for the optuna backend (:mod:`automl.deadline`): no trial starts after the deadline, and a
-running one is stopped at its first report past it (failed with an ``OutOfTime`` reason, its configuration
-queued again); a fold between two reports finishes first.
+running one is stopped at its first report past it (failed with an ``OutOfTime`` reason and the folds it
+finished, its configuration queued again); a fold between two reports finishes first, and a trial's last report,
+which comes once its work is done, lets it complete.
 """
 
 from __future__ import annotations

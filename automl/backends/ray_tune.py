@@ -68,6 +68,7 @@ class StudySearcher(OptunaSearch):
         self.pruned: set[str] = set()
         self.timed_out: set[str] = set()
         self.out_of_time: set[str] = set()
+        self.last_step = last_step(job.folds, reporting(job.pruner))
         self.reseeded = False
         self._next_look = 0.0
         mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
@@ -112,9 +113,10 @@ class StudySearcher(OptunaSearch):
         self.live.add(trial_id)
         return {**trial.params, NUMBER: trial.number}
 
-    def report(self, trial_id: str, result: dict[str, Any]) -> bool:
-        """Write a trainable's result to its Optuna trial; ``True`` when the study's pruner stops the trial (never
-        asked at the trial's last fold: see :mod:`automl.cv`)."""
+    def record(self, trial_id: str, result: dict[str, Any]) -> bool:
+        """Write a trainable's result to its Optuna trial: the attributes it carries and, for a running report, its
+        value at its step; ``True`` when a running report before the trial's last one was written (see
+        :func:`automl.cv.last_step`)."""
         if trial_id not in self.live:
             return False
         trial = self._ot_trials[trial_id]
@@ -124,7 +126,12 @@ class StudySearcher(OptunaSearch):
             return False
         step = int(result[STEP])
         trial.report(float(result[VALUE]), step)
-        if step != last_step(self.job.folds, reporting(self.job.pruner)) and trial.should_prune():
+        return step != self.last_step
+
+    def report(self, trial_id: str, result: dict[str, Any]) -> bool:
+        """:meth:`record` the result; ``True`` when the study's pruner stops the trial (not asked at the trial's last
+        report: see :mod:`automl.cv`)."""
+        if self.record(trial_id, result) and self._ot_trials[trial_id].should_prune():
             self.pruned.add(trial_id)
             return True
         return False
@@ -232,21 +239,25 @@ class PrunerScheduler(FIFOScheduler):
 class _Stopper(tune.Stopper):
     """Stops a trial past the job's ``trial_timeout`` or the run's deadline (at its next report: the runner's alarm
     needs a main thread, which Ray trials do not run in), and the whole run when a stop was requested
-    (:mod:`automl.interrupt`)."""
+    (:mod:`automl.interrupt`). A trial's last report is past the work: the deadline does not stop it there."""
 
     def __init__(self, searcher: StudySearcher) -> None:
         self.searcher = searcher
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        deadline = self.searcher.deadline
-        if deadline is not None and result.get(STATE) == "running" and time.monotonic() >= deadline:
-            self.searcher.out_of_time.add(trial_id)
-            return True
-        limit = self.searcher.job.trial_timeout
-        if limit is not None and result.get(STATE) == "running" and result.get(ELAPSED, 0.0) > limit:
-            self.searcher.timed_out.add(trial_id)
-            return True
-        return False
+        searcher = self.searcher
+        if result.get(STATE) != "running":
+            return False
+        limit = searcher.job.trial_timeout
+        if (searcher.deadline is not None and time.monotonic() >= searcher.deadline
+                and int(result[STEP]) != searcher.last_step):
+            searcher.out_of_time.add(trial_id)
+        elif limit is not None and result.get(ELAPSED, 0.0) > limit:
+            searcher.timed_out.add(trial_id)
+        else:
+            return False
+        searcher.record(trial_id, result)  # Tune gives a result its stopper stops to no scheduler: keep its fold
+        return True
 
     def stop_all(self) -> bool:
         return interrupt.requested()

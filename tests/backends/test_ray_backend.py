@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from optuna.trial import TrialState
 
 import automl
-from automl.cv import last_step
+from automl.cv import fold_end_step, last_step
 from automl.datasets import Dataset
 from automl.exceptions import ConfigError
 from automl.job import DataRef, SearchJob
@@ -96,16 +97,17 @@ def test_a_trial_past_its_time_limit_fails_with_the_reason(ray_cluster: str, con
 
 def test_a_trial_running_at_the_deadline_is_stopped_and_queued_again(contract_plugins: Path, storage: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trials of 4 folds of 8 s and a 40 s limit: whenever the first trial starts within the limit, a report of it
-    (or of the second trial) comes past the deadline while it runs. (A cluster of its own, started by the search:
-    its workers see the fold time set here.)"""
+    """Trials of 6 folds of 8 s and a 40 s limit: whenever the first trial starts within the limit, one of its
+    reports before the last comes past the deadline, and the trial is stopped there with the folds it finished, that
+    one included. (A cluster of its own, started by the search: its workers see the fold time set here.)"""
     monkeypatch.setenv("AUTOML_TEST_SLOW_SECONDS", "8")
-    study = automl.search("tabular", models=["slow"], n_trials=3, folds=4, storage=storage, study="deadline",
+    study = automl.search("tabular", models=["slow"], n_trials=3, folds=6, storage=storage, study="deadline",
                           backend="ray", n_jobs=1, timeout=40.0).study
     stopped = [t for t in study.trials if t.state == TrialState.FAIL]
     assert len(stopped) == 1
     assert stopped[0].user_attrs["fail_reason"].startswith("OutOfTime: stopped at the search's time limit")
-    assert 1 <= len(stopped[0].user_attrs["fold_scores"]) < 4
+    assert 1 <= len(stopped[0].user_attrs["fold_scores"]) < 6
+    assert len(stopped[0].intermediate_values) == len(stopped[0].user_attrs["fold_scores"])
     assert [t.params for t in study.trials if t.state == TrialState.WAITING] == [stopped[0].params]
 
 
@@ -222,27 +224,54 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
         return True
 
 
-@pytest.mark.parametrize("pruner", ["median", "wilcoxon"])
-def test_the_driver_never_prunes_a_trial_at_its_last_fold(blobs_csv: Path, blobs: Dataset, storage: str,
-                                                          pruner: str) -> None:
-    """The driver writes a worker's last fold report but does not ask the pruner there (as the optuna backend)."""
-    from automl.backends.ray_tune import STATE, STEP, VALUE, StudySearcher
+def _searcher(study: optuna.Study, storage: str, blobs_csv: Path, blobs: Dataset, folds: int, pruner: str = "median",
+              deadline: float | None = None) -> Any:
+    """A driver's searcher over ``study`` at ``storage`` (no cluster: its reports are called by hand), with two live
+    trials."""
+    from automl.backends.ray_tune import StudySearcher
 
-    folds = 3
-    study = optuna.create_study(storage=storage, direction="maximize", pruner=_AlwaysPrune())
     identity = StudySpec("tabular", "blobs", "builtin", blobs.fingerprint, blobs.kind, "accuracy", "maximize", folds,
                          0, "")
     job = SearchJob(study=study.study_name, storage=storage, data=DataRef.of("tabular", blobs_csv, None, None),
-                    metric="accuracy", identity=identity, models=("linear",), optimizers=(), regularizers=(),
-                    n_trials=2, folds=folds, pruner=pruner)
+                    metric="accuracy", identity=identity, models=("linear",), optimizers=(),
+                    regularizers=(), n_trials=2, folds=folds, pruner=pruner, deadline=deadline)
     searcher = StudySearcher(study, candidates(discover(), "tabular", blobs.kind, Selection(("linear",), None, None)),
                              job, [])
     for trial_id in ("first", "last"):
         searcher._ot_trials[trial_id] = study.ask()
         searcher.live.add(trial_id)
+    return searcher
+
+
+@pytest.mark.parametrize("pruner", ["median", "wilcoxon"])
+def test_the_driver_never_prunes_a_trial_at_its_last_fold(blobs_csv: Path, blobs: Dataset, storage: str,
+                                                          pruner: str) -> None:
+    """The driver writes a worker's last fold report but does not ask the pruner there (as the optuna backend)."""
+    from automl.backends.ray_tune import STATE, STEP, VALUE
+
+    folds = 3
+    study = optuna.create_study(storage=storage, direction="maximize", pruner=_AlwaysPrune())
+    searcher = _searcher(study, storage, blobs_csv, blobs, folds, pruner)
     steps = {"first": 0, "last": last_step(folds, reporting(pruner))}
     assert steps["last"] != 0
     verdicts = {trial_id: searcher.report(trial_id, {STATE: "running", VALUE: 0.9, STEP: step})
                 for trial_id, step in steps.items()}
     assert verdicts == {"first": True, "last": False}
     assert study.trials[1].intermediate_values == {steps["last"]: 0.9}
+
+
+def test_past_the_deadline_a_report_stops_its_trial_and_is_kept_unless_it_is_the_last(
+        blobs_csv: Path, blobs: Dataset, storage: str) -> None:
+    """Tune hands a result its stopper stops to no scheduler: the stopper writes it (the fold is not lost); a
+    trial's last report comes after its work, so the deadline lets it complete."""
+    from automl.backends.ray_tune import STATE, STEP, VALUE, _Stopper
+
+    folds = 3
+    study = optuna.create_study(storage=storage, direction="maximize")
+    searcher = _searcher(study, storage, blobs_csv, blobs, folds, deadline=time.time() - 1.0)
+    stopper = _Stopper(searcher)
+    assert stopper("first", {STATE: "running", VALUE: 0.8, STEP: fold_end_step(0)})
+    assert not stopper("last", {STATE: "running", VALUE: 0.9, STEP: fold_end_step(folds - 1)})
+    assert searcher.out_of_time == {"first"}
+    assert study.trials[0].intermediate_values == {fold_end_step(0): 0.8}
+    assert study.trials[1].intermediate_values == {}  # the scheduler writes a report the stopper lets through
